@@ -147,7 +147,9 @@ class Library:
                 if rows:
                     loaded.add(np.asarray(ids),
                                np.vstack([np.frombuffer(r[3], dtype=np.float32) for r in rows]))
-                loaded.save(path, generation)
+                with self._file_lock:  # as writers save: two processes' files never mix
+                    if int(self._meta("generation", "0")) == generation:
+                        loaded.save(path, generation)
             self._vectors = loaded
             self._keywords = BM25Index()
             self._keywords.add(ids, [f"{r[1]}\n{r[2]}" for r in rows])
@@ -223,8 +225,15 @@ class Library:
         if len(chunks) != len(vectors):
             raise ValueError("one vector per chunk")
         original_path = self.root / "files" / f"{document.content_hash}.{document.kind}"
-        if not original_path.exists():
+        if not original_path.exists():  # written outside the lock (it may be big)...
             atomic_write_bytes(original_path, original)
+        with self._lock, self._file_lock:
+            if not original_path.exists():  # ...and again inside: a delete may have removed it
+                atomic_write_bytes(original_path, original)
+            return self._add_rows(document, chunks, vectors)
+
+    def _add_rows(self, document: LoadedDocument, chunks: list[Chunk],
+                  vectors: np.ndarray) -> tuple[str, str]:
         with self._write():
             self._refresh()
             twin = self._db.execute(
@@ -255,25 +264,28 @@ class Library:
             self._keywords.remove(removed)
             self._vectors.add(np.asarray(ids), vectors)
             self._keywords.add(ids, [f"{c.heading}\n{c.text}" for c in chunks])
-        self._save_index(generation)
+        self._save_index(generation)  # still under the file lock (see _save_index)
         return ("replaced" if old else "added"), document.file_name
 
     def delete_document(self, name: str) -> None:
-        with self._write():
-            self._refresh()
-            row = self._db.execute("SELECT id, content_hash, kind FROM documents WHERE name = ?",
-                                   (name,)).fetchone()
-            if row is None:
-                raise DocumentNotFoundError(f"No document named '{name}' in this library.",
-                                            name=name)
-            removed = self._delete_rows(row[0])
-            generation = self._bump_generation()
-            self._vectors.remove(removed)
-            self._keywords.remove(removed)
-        self._save_index(generation)
-        still_used = self.name_with_content(row[1])
-        if still_used is None:
-            (self.root / "files" / f"{row[1]}.{row[2]}").unlink(missing_ok=True)
+        with self._lock, self._file_lock:
+            with self._write():
+                self._refresh()
+                row = self._db.execute(
+                    "SELECT id, content_hash, kind FROM documents WHERE name = ?",
+                    (name,)).fetchone()
+                if row is None:
+                    raise DocumentNotFoundError(f"No document named '{name}' in this library.",
+                                                name=name)
+                removed = self._delete_rows(row[0])
+                generation = self._bump_generation()
+                self._vectors.remove(removed)
+                self._keywords.remove(removed)
+            self._save_index(generation)
+            # After the commit (a crash before it must not lose the original) and under the
+            # lock (an upload of the same content must not store a row without its original).
+            if self.name_with_content(row[1]) is None:
+                (self.root / "files" / f"{row[1]}.{row[2]}").unlink(missing_ok=True)
 
     def _delete_rows(self, doc_id: int) -> list[int]:
         ids = [r[0] for r in self._db.execute("SELECT id FROM chunks WHERE document_id = ?",
@@ -283,7 +295,10 @@ class Library:
         return ids
 
     def _save_index(self, generation: int) -> None:
-        with self._lock:
+        """Called after the commit but under the file lock: two processes writing the
+        ``.faiss`` and ``.json`` files at once could otherwise leave one's index labelled
+        with the other's generation (a stale index trusted as current)."""
+        with self._lock, self._file_lock:
             self._generation = generation
             self._vectors.save(self.root / "index.faiss", generation)
 

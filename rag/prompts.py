@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
 
 from rag.llm import Message
@@ -64,10 +66,13 @@ _SUMMARY_REDUCE = {
 _ROLES = {"human": "user", "ai": "assistant", "system": "system"}
 
 
+_DELIMITER = re.compile(r"<(\s*/?\s*)(documents?|text)\b", re.IGNORECASE)
+
+
 def _escape(text: str) -> str:
-    """Keep passage text from closing or opening the delimiters around it."""
-    return (text.replace("<document", "‹document").replace("</document", "‹/document")
-            .replace("<text", "‹text").replace("</text", "‹/text"))
+    """Keep passage text from closing or opening the delimiters around it, in any case or
+    spacing (``</Document>``, ``< /document>``): their ``<`` becomes ``‹``."""
+    return _DELIMITER.sub(lambda m: "‹" + m.group(1) + m.group(2), text)
 
 
 def format_documents(sources: list[Source]) -> str:

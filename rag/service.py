@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag import gguf, prompts
+from rag import gguf, prompts, sandbox
 from rag.budget import fit_prompt
 from rag.chunking import Chunker, embedding_text
 from rag.embedding import EMBEDDERS, Embedder, embedder_class, get_embedder
@@ -18,7 +18,7 @@ from rag.errors import FileTooLargeError, RagError
 from rag.language import resolve_language
 from rag.library import Library, library_root
 from rag.llm import LLM, Hardware, LlamaCppLLM
-from rag.loaders import SUPPORTED_EXTENSIONS, load_bytes, safe_file_name
+from rag.loaders import SUPPORTED_EXTENSIONS, safe_file_name
 from rag.retrieval import hybrid_search
 from rag.schema import Answer, DocumentInfo, IngestReport, ModelInfo, Source, Timings, Turn
 from rag.settings import Settings
@@ -168,7 +168,7 @@ class RagService:
 
     def chunker(self) -> Chunker:
         return Chunker(self.embedder.count_tokens, self.settings.chunk_tokens,
-                       self.settings.chunk_overlap)
+                       self.settings.chunk_overlap, self.embedder.max_tokens)
 
     # ---- library -----------------------------------------------------------------------
 
@@ -202,22 +202,24 @@ class RagService:
             return _failed(name, exc)
         return self.ingest_bytes(name, data, progress=progress)
 
-    def ingest_bytes(self, name: str, data: bytes,
-                     progress: ProgressCallback | None = None) -> IngestReport:
-        """Parse, chunk, embed and store one file. Failures become a report, never a raise."""
+    def ingest_bytes(self, name: str, data: bytes, progress: ProgressCallback | None = None,
+                     *, replace: bool = False) -> IngestReport:
+        """Parse, chunk, embed and store one file. Failures become a report, never a raise.
+        ``replace``: store it again even if the library holds it unchanged (re-indexing)."""
         started = time.perf_counter()
         notify = progress or (lambda _p: None)
         try:
             name = safe_file_name(name)
             self._check_size(name, len(data))
             notify(IngestProgress(name, "parse"))
-            document = load_bytes(data, name)
+            document = sandbox.load_bytes(data, name, timeout_s=self.settings.parse_timeout_s,
+                                          memory_mb=self.settings.parse_memory_mb)
         except RagError as exc:
             return _failed(name, exc)
         report = IngestReport(file_name=name, status="added", pages=document.pages,
                               characters=document.characters, warnings=list(document.warnings))
         twin = self.library.name_with_content(document.content_hash)
-        if twin is not None:
+        if twin is not None and not (replace and twin == name):
             report.status = "skipped"
             report.warnings.append(f"same content as '{twin}', already in the library"
                                    if twin != name else "unchanged, already in the library")
@@ -262,16 +264,25 @@ class RagService:
 
     def reindex(self, progress: ProgressCallback | None = None) -> list[IngestReport]:
         """Re-chunk and re-embed every document from its stored original (after a change of
-        chunk size or embedder)."""
+        chunk size or embedder). Each document is replaced in one transaction, never deleted
+        first: a crash part-way leaves every document there, and running it again finishes.
+        (After a change of embedder the old vectors cannot be kept: documents not yet
+        re-indexed have no chunks until then.)"""
         library = open_library(self.settings, adopt=True)
-        names = library.clear_index(self.embedder.name, self.embedder.dim)
         self._library = library
         reports = []
-        for name in sorted(names):
-            original = library.original_path(name)
-            data = original.read_bytes()
-            library.delete_document(name)
-            reports.append(self.ingest_bytes(name, data, progress))
+        for name in sorted(d.name for d in library.documents()):
+            try:
+                data = library.original_path(name).read_bytes()
+            except OSError as exc:
+                reports.append(IngestReport(
+                    file_name=name, status="failed", error_code="unreadable",
+                    error=f"{name} could not be re-indexed: its original is unreadable ({exc})."))
+                continue
+            report = self.ingest_bytes(name, data, progress, replace=True)
+            if report.status == "replaced":
+                report.status = "added"  # re-added from its original
+            reports.append(report)
         return reports
 
     # ---- questions ---------------------------------------------------------------------

@@ -57,6 +57,10 @@ class Settings:
     """Answer language: ``auto`` (the question's), ``es`` or ``en``."""
     max_upload_mb: int = 200
     parse_timeout_s: float = 120.0
+    """Files are read in a worker process (``rag.sandbox``); one that takes longer is skipped."""
+    parse_memory_mb: int = 1024
+    """Memory the worker may use to read one file (``RLIMIT_AS``): a 150 MB DOCX needs under
+    512 MB; a decompression bomb hits the limit within seconds and is skipped."""
 
     def with_changes(self, **changes: object) -> Settings:
         return dataclasses.replace(self, **changes)

@@ -37,9 +37,15 @@ class VectorIndex:
             self._index.remove_ids(faiss.IDSelectorBatch(np.asarray(ids, dtype=np.int64)))
 
     def vectors(self, ids: list[int]) -> np.ndarray:
-        if not ids:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        return np.vstack([self._index.reconstruct(int(i)) for i in ids])
+        """One row per id; zeros for an id no longer here (its chunk was deleted by another
+        thread since a search returned it: the caller finds no chunk row and skips it)."""
+        out = np.zeros((len(ids), self.dim), dtype=np.float32)
+        for row, i in enumerate(ids):
+            try:
+                out[row] = self._index.reconstruct(int(i))
+            except RuntimeError:  # faiss: "key not found"
+                continue
+        return out
 
     def search(self, query: np.ndarray, k: int,
                allowed: set[int] | None = None) -> list[tuple[int, float]]:

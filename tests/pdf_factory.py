@@ -23,10 +23,22 @@ def _pdf_string(line: str) -> bytes:
     return b"(" + raw + b")"
 
 
-def _content_stream(text: str | None, font_size: float) -> bytes:
+def _invisible_text(text: str, font_size: float) -> bytes:
+    """Text in render mode 3 (neither filled nor stroked): invisible on screen and on paper,
+    yet extracted like any other text, the classic hiding place for prompt injections."""
+    lines = [b"BT", b"3 Tr", b"/F1 %.1f Tf" % font_size, b"%d %d Td" % (LEFT_MARGIN, 120)]
+    for i, line in enumerate(text.split("\n")):
+        if i:
+            lines.append(b"0 %.2f Td" % -(font_size * 1.2))
+        lines.append(_pdf_string(line) + b" Tj")
+    return b"\n".join([*lines, b"ET"]) + b"\n"
+
+
+def _content_stream(text: str | None, font_size: float, hidden: str | None = None) -> bytes:
+    extra = _invisible_text(hidden, font_size) if hidden else b""
     if not text:
         # No text layer: a filled rectangle stands in for a scanned image.
-        return b"q 0.8 0.8 0.8 rg 72 300 468 400 re f Q\n"
+        return b"q 0.8 0.8 0.8 rg 72 300 468 400 re f Q\n" + extra
     leading = font_size * 1.2
     y = PAGE_HEIGHT - TOP_MARGIN
     parts = [b"BT", b"/F1 %.1f Tf" % font_size]
@@ -40,10 +52,11 @@ def _content_stream(text: str | None, font_size: float) -> bytes:
         if line.strip():
             parts.append(_pdf_string(line) + b" Tj")
     parts.append(b"ET")
-    return b"\n".join(parts) + b"\n"
+    return b"\n".join(parts) + b"\n" + extra
 
 
-def _build(pages: list[str | None], font_size: float) -> bytes:
+def _build(pages: list[str | None], font_size: float,
+           invisible: dict[int, str] | None = None) -> bytes:
     n = len(pages)
     # Object numbers: 1 catalog, 2 pages, 3 font, then (page, content) pairs.
     objects: list[bytes] = []
@@ -60,7 +73,7 @@ def _build(pages: list[str | None], font_size: float) -> bytes:
             b"/Resources << /Font << /F1 3 0 R >> >> /Contents %d 0 R >>"
             % (PAGE_WIDTH, PAGE_HEIGHT, content_num)
         )
-        stream = _content_stream(text, font_size)
+        stream = _content_stream(text, font_size, (invisible or {}).get(i))
         objects.append(
             b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"endstream"
         )
@@ -87,15 +100,19 @@ def make_pdf(
     encrypt_password: str | None = None,
     owner_password: str = "owner-secret",
     font_size: float = 11.0,
+    invisible: dict[int, str] | None = None,
 ) -> bytes:
     """A PDF with one page per item of ``pages``.
+
+    ``invisible``: ``{page_index: text}`` adds text drawn in render mode 3 (``3 Tr``) to
+    those pages (0-based): not visible, but text extractors find it.
 
     ``encrypt_password``: ``None`` for no encryption; ``""`` encrypts with an empty user
     password (opens without asking, like many "protected" office PDFs); any other string
     makes a password-protected PDF. Encryption is RC4-128 via pypdf, which needs no extra
     crypto package.
     """
-    raw = _build(list(pages), font_size)
+    raw = _build(list(pages), font_size, invisible)
     if encrypt_password is None:
         return raw
     from pypdf import PdfReader, PdfWriter

@@ -1,0 +1,28 @@
+"""What the format loaders share: the limits in force, the standard messages and the
+control characters that never belong in extracted text."""
+
+from __future__ import annotations
+
+import re
+from types import ModuleType
+
+from rag.errors import FileTooLargeError
+
+CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f]")
+DAMAGED = "{} is damaged or incomplete and could not be read."
+PROTECTED = "{} is password-protected: remove the password and upload it again."
+
+
+def limits() -> ModuleType:
+    """The :mod:`rag.loaders` package, whose ``MAX_*`` attributes are the limits in force.
+    They are read at call time, so changing e.g. ``rag.loaders.MAX_CHARS`` (tests do)
+    applies to every format."""
+    import rag.loaders
+
+    return rag.loaders
+
+
+def too_much_text(file_name: str) -> FileTooLargeError:
+    limit = limits().MAX_CHARS
+    return FileTooLargeError(f"{file_name} has more than {limit:,} characters of text, "
+                             "the limit.", name=file_name, limit=limit)

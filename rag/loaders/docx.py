@@ -1,0 +1,157 @@
+"""Word (.docx) text with its heading path; tables become one "Header: value" line per row.
+Zip bombs and XML with DTDs (billion laughs) are refused before python-docx parses."""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+import zipfile
+from collections.abc import Iterator
+from typing import Any
+
+from rag.errors import CorruptFileError, DocumentError, FileTooLargeError
+from rag.loaders.common import DAMAGED, limits, too_much_text
+from rag.schema import Section
+
+log = logging.getLogger(__name__)
+
+_HEADING_STYLE = re.compile(r"^(?:heading|t[ií]tulo|encabezado)\s*([1-9])$", re.IGNORECASE)
+_XML_BOMBS = [m.encode(enc) for m in ("<!DOCTYPE", "<!ENTITY")
+              for enc in ("utf-8", "utf-16-le", "utf-16-be")]
+BOMB_MIN_BYTES = 16 * 2**20  # an XML part at least this big...
+BOMB_RATIO = 100  # ...packed tighter than this is refused
+
+
+def _check_docx_zip(data: bytes, file_name: str) -> None:
+    """Refuse zip bombs and XML with DTDs (billion laughs) before python-docx parses."""
+    max_unzipped = limits().MAX_UNZIPPED_BYTES
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            infos = zf.infolist()
+            if len(infos) > 10_000 or sum(i.file_size for i in infos) > max_unzipped:
+                raise FileTooLargeError(f"{file_name} unpacks to more than "
+                                        f"{max_unzipped // 2**20} MB, the limit.",
+                                        name=file_name, limit=max_unzipped)
+            xml_parts = [i for i in infos if i.filename.endswith((".xml", ".rels"))]
+            for info in xml_parts:
+                _check_ratio(info, file_name, len(data))
+            for info in xml_parts:
+                xml = zf.read(info)
+                if any(marker in xml for marker in _XML_BOMBS):
+                    raise CorruptFileError(f"{file_name} contains XML declarations "
+                                           "(DOCTYPE/ENTITY) that Word never writes; it "
+                                           "was refused as unsafe.", name=file_name)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as exc:
+        raise CorruptFileError(DAMAGED.format(file_name), name=file_name) from exc
+
+
+def _check_ratio(info: zipfile.ZipInfo, file_name: str, size: int) -> None:
+    """Word's XML deflates about 10:1; a large part packed far tighter is a zip bomb (its
+    declared size is what zipfile will inflate at most, so it cannot lie upwards)."""
+    ratio = info.file_size / max(info.compress_size, 1)
+    if info.file_size > BOMB_MIN_BYTES and ratio > BOMB_RATIO:
+        raise FileTooLargeError(
+            f"{file_name} unpacks to {info.file_size / 2**20:,.0f} MB of XML from a "
+            f"{size / 2**10:,.0f} KB file (packed {ratio:,.0f} to 1, which Word never does); "
+            "it was refused as a likely zip bomb.",
+            name=file_name, unpacked_mb=round(info.file_size / 2**20), ratio=round(ratio))
+
+
+def _outline_level(element: Any) -> int | None:
+    value = element.xpath("./w:pPr/w:outlineLvl/@w:val")
+    return int(value[0]) + 1 if value and value[0].isdigit() and int(value[0]) < 9 else None
+
+
+def _heading_level(paragraph: Any, cache: dict[str, int | None]) -> int | None:
+    """From the paragraph's outline level, its style's name, or its styles' outline level."""
+    level = _outline_level(paragraph._p)
+    style_id = paragraph._p.style or ""
+    if level is None and style_id not in cache:
+        style = paragraph.style
+        m = _HEADING_STYLE.match((style.name or "").strip()) if style is not None else None
+        found = int(m.group(1)) if m else None
+        while found is None and style is not None:
+            found, style = _outline_level(style.element), style.base_style
+        cache[style_id] = found
+    return level if level is not None else cache[style_id]
+
+
+def _table_lines(table: Any) -> list[str]:
+    """One line per data row: 'Header1: value1 | Header2: value2' (first row = header)."""
+    rows: list[list[str]] = []
+    for row in table.rows:
+        cells, seen = [], set()
+        for cell in row.cells:  # a merged cell repeats: keep it once per row
+            if id(cell._tc) not in seen:
+                seen.add(id(cell._tc))
+                cells.append(re.sub(r"\s+", " ", cell.text).strip())
+        if any(cells):
+            rows.append(cells)
+    if len(rows) < 2:
+        return [" | ".join(c for c in row if c) for row in rows]
+    header = rows[0]
+    return [" | ".join(f"{header[j]}: {v}" if j < len(header) and header[j] else v
+                       for j, v in enumerate(row) if v) for row in rows[1:]]
+
+
+def _body_blocks(element: Any, parent: Any) -> Iterator[Any]:
+    """Paragraphs and tables in document order, including those inside content controls."""
+    from docx.oxml.ns import qn
+    from docx.table import Table
+    from docx.text.paragraph import Paragraph
+
+    for child in element.iterchildren():
+        if child.tag == qn("w:p"):
+            yield Paragraph(child, parent)
+        elif child.tag == qn("w:tbl"):
+            yield Table(child, parent)
+        elif child.tag == qn("w:sdt"):
+            for content in child.iterchildren(qn("w:sdtContent")):
+                yield from _body_blocks(content, parent)
+
+
+def load_docx(data: bytes, file_name: str) -> tuple[list[Section], int, list[str]]:
+    _check_docx_zip(data, file_name)
+    import docx
+    from docx.table import Table
+
+    sections: list[Section] = []
+    path: list[tuple[int, str]] = []  # the open headings: (level, text)
+    blocks: list[str] = []
+
+    def flush() -> None:
+        text = "\n\n".join(b for b in blocks if b)
+        if text.strip():
+            sections.append(Section(text.strip(), heading=" > ".join(t for _, t in path)))
+        blocks.clear()
+
+    try:
+        document = docx.Document(io.BytesIO(data))
+        cache: dict[str, int | None] = {}
+        total, max_chars = 0, limits().MAX_CHARS
+        for block in _body_blocks(document.element.body, document._body):
+            if isinstance(block, Table):
+                blocks.append("\n".join(_table_lines(block)))
+            else:
+                text = block.text.strip()
+                level = _heading_level(block, cache) if text else None
+                if level is not None:
+                    flush()
+                    while path and path[-1][0] >= level:
+                        path.pop()
+                    path.append((level, re.sub(r"\s+", " ", text)))
+                    continue
+                blocks.append(text)
+            total += len(blocks[-1])
+            if total > max_chars:
+                raise too_much_text(file_name)
+        flush()
+    except DocumentError:
+        raise
+    except Exception as exc:  # any parser failure means "unreadable"
+        log.info("python-docx cannot read %s: %s", file_name, exc)
+        raise CorruptFileError(DAMAGED.format(file_name), name=file_name) from exc
+    return sections, len(sections), []
+
+

@@ -1,0 +1,32 @@
+"""Safe display/storage names for uploaded files: no path, no control characters, bounded
+length. An upload called ``../../etc/passwd`` is stored as ``passwd``."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from rag.errors import InvalidNameError
+from rag.loaders.common import limits
+
+
+def extension(file_name: str) -> str:
+    """The lower-case extension with its dot ('.pdf'), or '' (also for '.bashrc')."""
+    stem, dot, ext = file_name.rpartition(".")
+    return ("." + ext.lower()) if dot and stem else ""
+
+
+def safe_file_name(name: str) -> str:
+    """A display/storage name: the basename, no control characters, at most 120 chars."""
+    text = unicodedata.normalize("NFC", str(name)).replace("\\", "/").rsplit("/", 1)[-1]
+    text = "".join(c for c in re.sub(r"\s+", " ", re.sub(r"^[A-Za-z]:", "", text))
+                   if not unicodedata.category(c).startswith("C"))
+    text = re.sub(r'[<>:"|?*]', "_", re.sub(" +", " ", text)).strip().rstrip(". ")
+    max_chars = limits().MAX_NAME_CHARS
+    if len(text) > max_chars:
+        ext = extension(text)
+        ext = text[-len(ext):] if 1 < len(ext) <= 10 else ""
+        text = text[: max_chars - len(ext)].rstrip(". ") + ext
+    if not text.strip(". "):
+        raise InvalidNameError(f"{name!r} is not a usable file name.", name=str(name))
+    return text
