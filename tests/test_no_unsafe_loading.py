@@ -23,7 +23,7 @@ NUMPY_LOAD = {"numpy.load", "np.load"}  # unsafe only with allow_pickle=True
 
 
 def _app_sources() -> list[Path]:
-    """app.py, the pages (pages/ or views/) and the engine."""
+    """app.py, the pages (pages/ or pages/) and the engine."""
     files = [ROOT / "app.py"] if (ROOT / "app.py").exists() else []
     for folder in ("pages", "views", "rag"):
         files += sorted((ROOT / folder).rglob("*.py")) if (ROOT / folder).is_dir() else []

@@ -1,0 +1,122 @@
+"""Chat with your documents: the Streamlit entry point (router, sidebar, model warm-up).
+
+Every page gets the shared service the same way:
+``st.cache_resource(engine.create_service, ...)(load_settings())``. One service per
+settings (models and index are process-wide inside the engine); tests replace
+``rag.service.create_service`` with a factory that injects fake models.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
+
+from rag import gguf, i18n
+from rag import service as engine
+from rag.settings import Settings, load_settings
+
+logging.basicConfig(level=logging.INFO,
+                    format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+log = logging.getLogger("app")
+
+if PagesManager.uses_pages_directory:
+    # A pages/ folder beside the entry point puts a process's first run in Streamlit's
+    # legacy multipage mode (a generated menu flashes in). This app routes with
+    # st.navigation: leave that mode before anything is drawn.
+    PagesManager.uses_pages_directory = False
+    st.rerun()
+
+st.set_page_config(page_title="Chat con tus documentos", page_icon=":material/forum:",
+                   layout="centered", initial_sidebar_state="expanded")
+
+
+def get_service(settings: Settings) -> engine.RagService:
+    return st.cache_resource(engine.create_service, show_spinner=False,
+                             max_entries=1)(settings)
+
+
+@st.cache_resource(show_spinner=False, max_entries=1)
+def _warm_up(_service: engine.RagService, settings: Settings) -> threading.Thread:
+    """Load the embedder and the model in the background once, so the first question
+    does not wait for them (``settings`` keys the cache: a new model warms up again)."""
+
+    def load() -> None:
+        try:
+            _ = _service.embedder, _service.llm
+            log.info("models ready (%s)", settings.model or "default model")
+        except Exception:  # the page shows the error when it needs the model
+            log.warning("warm-up failed; the first question will retry", exc_info=True)
+
+    thread = threading.Thread(target=load, name="model-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _model_label(model: str, models_dir: str) -> str:
+    info = gguf.model_info(gguf.resolve_model(model, models_dir))
+    details = " · ".join(x for x in (info.parameters, info.quantization) if x and x != "?")
+    return f"{info.name.removesuffix('.' + info.quantization)}  \n{details}" if details \
+        else info.name
+
+
+def sidebar_status(lang: str) -> None:
+    """Model, hardware, offline status and library size, at the foot of the sidebar."""
+    settings = load_settings()
+    service = get_service(settings)
+    sidebar = st.sidebar
+    sidebar.divider()
+    try:
+        sidebar.markdown(f":material/neurology: **{i18n.t('sidebar.model', lang)}:** "
+                         f"{i18n.plain(_model_label(settings.model, settings.models_dir))}")
+        loaded = service.hardware()
+        sidebar.caption(f":material/memory: {i18n.hardware_text(loaded, lang)}")
+    except Exception as exc:  # a broken model must not break navigation
+        log.warning("model status unavailable: %s", exc)
+        sidebar.caption(f":material/error: {i18n.error_message(exc, lang)}")
+    sidebar.caption(f":material/wifi_off: {i18n.t('sidebar.offline', lang)}")
+    try:
+        documents, chunks = service.stats()
+        sidebar.caption(f":material/library_books: {i18n.count('document', documents, lang)}"
+                        f" · {i18n.count('chunk', chunks, lang)}")
+    except Exception as exc:
+        log.warning("library status unavailable: %s", exc)
+        sidebar.caption(f":material/error: {i18n.error_message(exc, lang)}")
+
+
+def main() -> None:
+    # The choice is copied to plain session state (read by the pages through
+    # i18n.ui_language), so it survives even if the widget's own state is reset.
+    lang = st.sidebar.segmented_control(
+        "Idioma · Language", list(i18n.LANGUAGES), format_func=i18n.LANGUAGES.__getitem__,
+        key="ui_lang_choice", default=i18n.ui_language(st.session_state), required=True)
+    lang = st.session_state[i18n.STATE_KEY] = lang or i18n.DEFAULT_LANGUAGE
+    pages = [
+        st.Page("pages/chat.py", title=i18n.t("nav.chat", lang), icon=":material/forum:",
+                url_path="chat", default=True),
+        st.Page("pages/documents.py", title=i18n.t("nav.documents", lang),
+                icon=":material/folder_open:", url_path="documents"),
+        st.Page("pages/settings.py", title=i18n.t("nav.settings", lang),
+                icon=":material/tune:", url_path="settings"),
+    ]
+    page = st.navigation(pages)
+    try:
+        settings = load_settings()
+        _warm_up(get_service(settings), settings)
+    except Exception:  # warm-up is an optimization
+        log.warning("could not start the warm-up", exc_info=True)
+    try:
+        page.run()
+    except Exception as exc:  # last resort: pages handle their own errors
+        log.exception("page %s failed", page.title)
+        st.error(i18n.error_message(exc, lang), icon=":material/error:")
+    try:
+        sidebar_status(lang)
+    except Exception:  # the status is informative; never fail the page for it
+        log.warning("sidebar status failed", exc_info=True)
+
+
+main()

@@ -1,0 +1,134 @@
+"""Settings: the model (every ``models/*.gguf`` plus the bundled one), context size,
+temperature, top-k, chunk size (which needs a re-index) and GPU layers, saved to
+``<data_dir>/settings.json``; and the hardware the model runs on."""
+
+from __future__ import annotations
+
+import logging
+
+import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
+
+from rag import i18n
+from rag import service as engine
+from rag.embedding import embedder_class
+from rag.errors import RagError
+from rag.schema import ModelInfo
+from rag.settings import Settings, load_settings, save_settings
+
+if PagesManager.uses_pages_directory:  # run without the router: see app.py
+    PagesManager.uses_pages_directory = False
+    st.rerun()
+
+log = logging.getLogger("app.settings")
+LANG = i18n.ui_language(st.session_state)
+CONTEXT_SIZES = [512, 1024, 2048, 4096, 8192, 16384, 32768]
+
+
+def t(key: str, **params: object) -> str:
+    return i18n.t(key, LANG, **params)
+
+
+def model_choices(settings: Settings, models: list[ModelInfo]) -> dict[str, str]:
+    """Setting value -> label; ``""`` is the bundled default. A saved model whose file is
+    gone stays listed, so the form shows what is configured."""
+    choices = {}
+    for info in models:
+        details = [i18n.number(info.size_bytes / 2**20, LANG) + " MB", info.quantization]
+        if info.parameters:
+            details.append(info.parameters)
+        label = f"{info.name.removesuffix('.' + info.quantization)} · {' · '.join(details)}"
+        choices["" if info.default else info.path] = (
+            f"{label} ({t('set.default')})" if info.default else label)
+    choices.setdefault(selected_model(settings, choices), settings.model)
+    return choices
+
+
+def selected_model(settings: Settings, choices: dict[str, str]) -> str:
+    """The option for the saved model (a bare file name matches its path in models/)."""
+    if settings.model in choices:
+        return settings.model
+    return next((path for path in choices if path and path.endswith("/" + settings.model)),
+                settings.model)
+
+
+def settings_form(settings: Settings, service: engine.RagService) -> None:
+    models = service.available_models()
+    choices = model_choices(settings, models)
+    options = list(choices)
+    max_chunk = min(512, embedder_class(settings.embedder).max_tokens)
+    with st.form("settings_form", border=True):
+        model = st.selectbox(t("set.model"), options, format_func=choices.__getitem__,
+                             index=options.index(selected_model(settings, choices)),
+                             help=t("set.model_help"), key="set_model")
+        st.caption(t("set.models_found", models=i18n.count("model", len(models), LANG)))
+        left, right = st.columns(2)
+        n_ctx = left.select_slider(
+            t("set.n_ctx"), CONTEXT_SIZES,
+            value=min(CONTEXT_SIZES, key=lambda size: abs(size - settings.n_ctx)), key="set_n_ctx")
+        temperature = right.slider(t("set.temperature"), 0.0, 1.5,
+                                   float(settings.temperature), 0.05, key="set_temperature")
+        top_k = left.slider(t("set.top_k"), 1, 12, int(settings.top_k), key="set_top_k")
+        chunk_tokens = right.number_input(
+            t("set.chunk_tokens"), 64, max_chunk, min(int(settings.chunk_tokens), max_chunk),
+            step=8, help=t("set.chunk_help"), key="set_chunk_tokens")
+        gpu_layers = left.number_input(t("set.gpu_layers"), -1, 999,
+                                       int(settings.n_gpu_layers), help=t("set.gpu_help"),
+                                       key="set_gpu_layers")
+        submitted = st.form_submit_button(t("set.save"), type="primary", icon=":material/save:")
+    if not submitted:
+        return
+    wanted = {"model": model, "n_ctx": int(n_ctx), "temperature": round(float(temperature), 2),
+              "top_k": int(top_k), "chunk_tokens": int(chunk_tokens),
+              "n_gpu_layers": int(gpu_layers)}
+    changes = {key: value for key, value in wanted.items() if getattr(settings, key) != value}
+    if not changes:
+        st.session_state["settings_notice"] = ("info", t("set.unchanged"))
+    else:
+        save_settings(settings, **changes)
+        log.info("settings changed: %s", changes)
+        st.session_state["settings_notice"] = ("success", t("set.saved"))
+        if "chunk_tokens" in changes and service.stats()[0]:
+            st.session_state["reindex_needed"] = True
+    st.rerun()
+
+
+def hardware(settings: Settings, service: engine.RagService) -> None:
+    st.subheader(t("set.hardware"))
+    try:
+        placement = service.hardware()
+    except RagError as exc:  # e.g. the configured model file is gone
+        st.error(i18n.error_message(exc, LANG), icon=":material/error:")
+        return
+    runs_on, gpu, threads = st.columns([2, 1.3, 1])
+    runs_on.metric(t("set.runs_on"), i18n.hardware_text(placement, LANG))
+    gpu.metric(t("set.gpu_support"), t("set.yes") if placement.gpu else t("set.no"))
+    threads.metric(t("set.cpu_threads"), settings.threads)
+
+
+def main() -> None:
+    settings = load_settings()
+    service = st.cache_resource(engine.create_service, show_spinner=False,
+                                max_entries=1)(settings)
+    st.title(t("set.title"))
+    st.caption(t("set.caption", path=i18n.plain(f"{settings.data_dir}/settings.json")))
+    notice = st.session_state.pop("settings_notice", None)
+    if notice:
+        (st.success if notice[0] == "success" else st.info)(notice[1])
+    if st.session_state.get("reindex_needed"):
+        with st.container(border=True):
+            st.warning(t("set.reindex_needed"), icon=":material/warning:")
+            if st.button(t("set.reindex_now"), icon=":material/refresh:", type="primary",
+                         key="reindex_now"):
+                st.session_state.pop("reindex_needed", None)
+                st.session_state["reindex_requested"] = True  # done by the documents page
+                st.switch_page("pages/documents.py")
+    settings_form(settings, service)
+    hardware(settings, service)
+
+
+try:
+    main()
+except Exception as exc:  # never a traceback on screen
+    log.exception("settings page failed")
+    st.error(i18n.error_message(exc, LANG), icon=":material/error:")

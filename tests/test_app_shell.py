@@ -1,0 +1,124 @@
+"""The app's shell: imports of the UI files, router, sidebar, language switch, and error
+handling (engine errors translated, unexpected ones friendly, never a traceback)."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+import pytest
+
+from rag import errors, i18n
+from rag.service import RagService
+
+ROOT = Path(__file__).resolve().parent.parent
+UI_FILES = [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py"))]
+PAGES = ["pages/chat.py", "pages/documents.py", "pages/settings.py"]
+
+
+def _top_level_imports(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            assert node.level == 0, f"{path.name}: relative import"
+            names.add((node.module or "").split(".")[0])
+    return names
+
+
+def test_first_run_leaves_streamlit_legacy_pages_mode(fake_service) -> None:
+    """A fresh process (where pages/ starts the first run in Streamlit's legacy multipage
+    mode) reaches the chat page through the app's own router and sidebar."""
+    from streamlit.testing.v1 import AppTest
+
+    assert len(UI_FILES) == 4
+    first = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    assert not first.exception
+    assert first.segmented_control(key="ui_lang_choice").value == "es"
+    assert first.chat_input  # the chat page, reached through st.navigation
+
+
+@pytest.mark.parametrize("path", UI_FILES, ids=lambda p: p.name)
+def test_ui_files_import_only_streamlit_rag_and_the_standard_library(path: Path) -> None:
+    third_party = _top_level_imports(path) - set(sys.stdlib_module_names) - {"__future__"}
+    assert third_party <= {"streamlit", "rag"}, f"{path.name} imports {third_party}"
+
+
+def test_ui_files_never_render_unsafe_html() -> None:
+    for path in UI_FILES:
+        source = path.read_text(encoding="utf-8")
+        assert "unsafe_allow_html" not in source and "st.html" not in source, path.name
+
+
+def test_every_page_renders_without_exceptions(app) -> None:
+    app.run()
+    for page in PAGES:
+        app.switch_page(page).run()
+        assert not app.exception, (page, app.exception)
+        assert not app.error, (page, [e.value for e in app.error])
+        assert app.title, page
+
+
+def test_sidebar_shows_model_hardware_offline_and_library_size(app, service) -> None:
+    service.ingest_bytes("a.txt", b"Texto de prueba sobre manzanas y peras.")
+    app.run()
+    sidebar = " ".join([m.value for m in app.sidebar.markdown]
+                       + [c.value for c in app.sidebar.caption])
+    assert "SmolLM2" in sidebar  # the bundled default model, read from its GGUF header
+    assert "CPU, 2 hilos" in sidebar  # the (fake) model's hardware
+    assert "Sin conexión: ninguna llamada de red" in sidebar
+    assert "1 documento · 1 fragmento" in sidebar
+
+
+def test_hardware_before_the_model_is_loaded_comes_from_settings(data_dir, monkeypatch) -> None:
+    """No model loaded: the expected placement (llama.cpp build + GGUF header)."""
+    from rag.settings import load_settings
+
+    monkeypatch.setenv("RAG_N_THREADS", "3")
+    hardware = RagService(load_settings()).hardware()
+    assert hardware.threads == 3
+    assert hardware.describe() in ("CPU, 3 threads", f"GPU: {hardware.layers_total}/"
+                                   f"{hardware.layers_total} layers offloaded")
+
+
+def test_spanish_by_default_and_the_switch_changes_every_page(app) -> None:
+    app.run()
+    assert app.title[0].value == "Chat con tus documentos"
+    app.segmented_control(key="ui_lang_choice").set_value("en").run()
+    assert app.title[0].value == "Chat with your documents"
+    assert any("Offline: no network calls" in c.value for c in app.sidebar.caption)
+    app.switch_page("pages/documents.py").run()
+    assert app.title[0].value == "Documents"
+    app.switch_page("pages/settings.py").run()
+    assert app.title[0].value == "Settings"
+    app.segmented_control(key="ui_lang_choice").set_value("es").run()
+    assert app.title[0].value == "Ajustes"
+
+
+def test_unexpected_errors_show_a_friendly_message_not_a_traceback(app, monkeypatch) -> None:
+    def broken(self):
+        raise RuntimeError("secret internals /etc/passwd")
+
+    monkeypatch.setattr(RagService, "list_documents", broken)
+    app.run()
+    for page in PAGES:
+        app.switch_page(page).run()
+        assert not app.exception
+        shown = " ".join(e.value for e in app.error)
+        if page != PAGES[2]:  # the settings page does not list documents
+            assert i18n.t("error.unexpected", "es") in shown
+        assert "secret" not in shown
+
+
+def test_engine_errors_are_translated(app, monkeypatch) -> None:
+    def mismatch(self):
+        raise errors.EmbedderMismatchError("indexed with x", stored="x", selected="y")
+
+    monkeypatch.setattr(RagService, "list_documents", mismatch)
+    app.run()
+    assert not app.exception
+    assert "La biblioteca se indexó con otro modelo de vectores (x)" in app.error[0].value
+    app.switch_page("pages/documents.py").run()
+    assert app.button(key="reindex_fix")  # the fix is offered where it can be applied
