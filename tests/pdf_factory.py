@@ -55,6 +55,22 @@ def _content_stream(text: str | None, font_size: float, hidden: str | None = Non
     return b"\n".join(parts) + b"\n" + extra
 
 
+def pdf_from_objects(objects: list[bytes]) -> bytes:
+    """A PDF whose numbered objects (1 = catalog) are given verbatim, with a correct xref."""
+    out = io.BytesIO()
+    out.write(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(out.tell())
+        out.write(b"%d 0 obj\n" % number + body + b"\nendobj\n")
+    xref = out.tell()
+    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
+    out.write(b"".join(b"%010d 00000 n \n" % offset for offset in offsets))
+    out.write(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n"
+              % (len(objects) + 1, xref))
+    return out.getvalue()
+
+
 def _build(pages: list[str | None], font_size: float,
            invisible: dict[int, str] | None = None) -> bytes:
     n = len(pages)
@@ -78,20 +94,7 @@ def _build(pages: list[str | None], font_size: float,
             b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"endstream"
         )
 
-    out = io.BytesIO()
-    out.write(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for num, body in enumerate(objects, start=1):
-        offsets.append(out.tell())
-        out.write(b"%d 0 obj\n" % num + body + b"\nendobj\n")
-    xref_at = out.tell()
-    out.write(b"xref\n0 %d\n" % (len(objects) + 1))
-    out.write(b"0000000000 65535 f \n")
-    for offset in offsets:
-        out.write(b"%010d 00000 n \n" % offset)
-    out.write(b"trailer\n<< /Size %d /Root 1 0 R >>\n" % (len(objects) + 1))
-    out.write(b"startxref\n%d\n%%%%EOF\n" % xref_at)
-    return out.getvalue()
+    return pdf_from_objects(objects)
 
 
 def make_pdf(

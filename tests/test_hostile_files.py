@@ -25,7 +25,7 @@ from rag.library import library_root
 from rag.service import RagService
 from rag.settings import load_settings
 from tests.corpus import write_corpus
-from tests.pdf_factory import make_pdf
+from tests.pdf_factory import make_pdf, pdf_from_objects
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACT = ROOT / "test-artifacts" / "hostile_files.json"
@@ -36,22 +36,6 @@ _results: dict[str, dict[str, object]] = {}
 
 
 # ------------------------------------------------------------------------------ PDF builders
-def pdf_from_objects(objects: list[bytes]) -> bytes:
-    """A PDF whose numbered objects (1 = catalog) are given verbatim, with a correct xref."""
-    out = io.BytesIO()
-    out.write(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(out.tell())
-        out.write(b"%d 0 obj\n" % number + body + b"\nendobj\n")
-    xref = out.tell()
-    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
-    out.write(b"".join(b"%010d 00000 n \n" % offset for offset in offsets))
-    out.write(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n"
-              % (len(objects) + 1, xref))
-    return out.getvalue()
-
-
 _FONT = b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"
 _TEXT = b"<< /Length 44 >>\nstream\nBT /F1 12 Tf 72 700 Td (Hello loop) Tj ET\nendstream"
 
