@@ -165,9 +165,11 @@ def cmd_reindex(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    for m in _service(args).available_models():
+    service = _service(args)
+    for m in service.available_models():
         mark = " (default)" if m.default else ""
         print(f"{m.name}{mark}\t{m.quantization}\t{m.size_bytes / 2**20:.0f} MB\t{m.path}")
+    print(f"runs on: {service.hardware().describe()}")
     return 0
 
 

@@ -95,11 +95,15 @@ def open_library(settings: Settings, adopt: bool = False) -> Library:
         return _libraries[key]
 
 
+def _llm_key(settings: Settings, path: Path) -> tuple:
+    return (str(path), settings.n_ctx, settings.threads, settings.n_gpu_layers,
+            settings.repeat_penalty)
+
+
 def load_llm(settings: Settings) -> LLM:
     """The process-wide model for these settings; loading another one frees the previous."""
     path = gguf.resolve_model(settings.model, settings.models_dir)
-    key = (str(path), settings.n_ctx, settings.threads, settings.n_gpu_layers,
-           settings.repeat_penalty)
+    key = _llm_key(settings, path)
     with _shared_lock:
         if key not in _llms:
             _llms.clear()
@@ -115,7 +119,7 @@ def expected_hardware(settings: Settings) -> Hardware:
     loaded). Raises :class:`~rag.errors.ModelNotFoundError` if the model file is missing."""
     path = gguf.resolve_model(settings.model, settings.models_dir)
     with _shared_lock:
-        loaded = _llms.get((str(path), settings.n_ctx, settings.threads, settings.n_gpu_layers))
+        loaded = _llms.get(_llm_key(settings, path))
     if loaded is not None:
         return loaded.hardware
     return _placement(str(path), path.stat().st_mtime_ns, settings.n_gpu_layers, settings.threads)

@@ -139,3 +139,9 @@ def test_xquad_recall_at_5_through_search_queries(tmp_path):
         texts = [r["text"].lower() for r in json.loads(line)["results"]]
         hits += any(a["text"].lower() in t for a in qa["answers"] for t in texts)
     assert hits / len(qas) >= 0.9
+
+
+def test_models_lists_the_default_and_where_it_runs(tmp_path):
+    out = rag("models", data=tmp_path).stdout
+    assert "SmolLM2-135M-Instruct.Q4_1 (default)\tQ4_1" in out
+    assert "runs on: CPU, " in out  # no GPU build here: llama.cpp reports no offload

@@ -227,3 +227,15 @@ def test_use_embedder_tokenizes_like_its_reference_tokenizer():
     assert embedder.count_tokens(texts) == [
         len(reference.encode(t, out_type=int, add_bos=False, add_eos=False)) for t in texts]
     assert embedder._use._tokenizer is embedder._sp
+
+
+def test_hardware_is_reported_for_the_loaded_model(service):
+    import llama_cpp
+
+    hardware = service.llm.hardware
+    assert service.hardware() == hardware
+    if llama_cpp.llama_supports_gpu_offload():
+        total = hardware.layers_total
+        assert hardware.describe() == f"GPU: {total}/{total} layers offloaded"
+    else:
+        assert hardware.describe() == f"CPU, {service.settings.threads} threads"
