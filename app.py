@@ -29,7 +29,9 @@ if PagesManager.uses_pages_directory:
     PagesManager.uses_pages_directory = False
     st.rerun()
 
-st.set_page_config(page_title="Chat con tus documentos", page_icon=":material/forum:",
+# An emoji favicon: Streamlit draws it as an inline SVG, while a ":material/…:" one is
+# fetched from fonts.gstatic.com, a network call this offline app must not make.
+st.set_page_config(page_title="Chat con tus documentos", page_icon="💬",
                    layout="centered", initial_sidebar_state="expanded")
 
 

@@ -6,6 +6,9 @@ through ``st.cache_resource``. The ``fake_service`` fixture replaces that factor
 that builds ``RagService(settings, embedder=FakeEmbedder(), llm=FakeLLM())`` and registers
 the fake embedder under the name ``fake`` (``RAG_EMBEDDER=fake``), so the library is opened
 with the fake's name and dimension too. Streamlit's caches are cleared around each test.
+
+For the browser tests, ``server`` runs the real app (``streamlit run``, real models) on an
+empty data dir, one per test module (see ``browser_support.py``).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from browser_support import CHROMIUM, streamlit_server
 
 from rag import embedding
 from rag import service as service_module
@@ -149,3 +153,18 @@ def app(fake_service, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(PagesManager, "__init__", init_after_first_run)
 
     return AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+
+
+@pytest.fixture(scope="module")
+def server(request: pytest.FixtureRequest,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """``streamlit run app.py`` on a free port with an empty data dir; killed afterwards.
+    Yields its URL and its log file (copied to ``test-artifacts/``: ``streamlit.log`` for
+    test_browser.py, ``streamlit-<module>.log`` for the others)."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is not installed (scripts/install.sh --dev installs it)")
+    pytest.importorskip("playwright.sync_api")
+    module = request.module.__name__.rpartition(".")[2]
+    log_name = "streamlit.log" if module == "test_browser" else f"streamlit-{module}.log"
+    with streamlit_server(tmp_path_factory.mktemp("browser-data"), log_name) as running:
+        yield running
