@@ -23,7 +23,7 @@ NO_AMX="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
 CMAKE_ARGS_VALUE=$(llama_cmake_args)
 CPU_KEY=$( (grep -m1 'model name' /proc/cpuinfo; grep -m1 flags /proc/cpuinfo) 2>/dev/null | sha256sum | cut -c1-12)
 BUILD_KEY=$(echo "$LLAMA_VERSION $CMAKE_ARGS_VALUE $NO_AMX $CPU_KEY $($PY -V)" | sha256sum | cut -c1-16)
-STAMP_KEY=$(cat requirements*.txt scripts/install.sh | sha256sum | cut -c1-16)-$BUILD_KEY-$DEV
+STAMP_KEY=$(cat requirements*.txt bench/requirements*.txt scripts/install.sh | sha256sum | cut -c1-16)-$BUILD_KEY-$DEV
 
 if [[ -f $VENV/.installed && "$(cat $VENV/.installed)" == "$STAMP_KEY" ]]; then
   log "environment up to date ($VENV)"; exit 0
@@ -49,8 +49,14 @@ fi
 $PIP install -q "$WHEELS"/llama_cpp_python-*.whl diskcache jinja2 typing-extensions
 
 if [[ $DEV == 1 ]]; then
-  log "installing test tools"
+  log "installing test tools and the benchmark's LangChain baseline"
   $PIP install -q -r requirements-dev.txt
+  # The baseline must not move torch, transformers or llama-cpp-python: pin what is there.
+  CONSTRAINTS=$(mktemp)
+  $PIP freeze | grep -v ' @ ' > "$CONSTRAINTS"
+  $PIP install -q -r bench/requirements.txt -c "$CONSTRAINTS"
+  $PIP install -q --no-deps -r bench/requirements-nodeps.txt
+  rm -f "$CONSTRAINTS"
   if ! command -v chromium >/dev/null; then
     log "installing Debian's chromium for the browser test"
     SUDO=""; [[ $(id -u) == 0 ]] || SUDO=sudo
