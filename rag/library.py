@@ -340,23 +340,6 @@ class Library:
                 f"JOIN documents d ON d.id = c.document_id WHERE c.id IN ({marks})", ids)
             return {r[0]: (r[1], r[2], r[3], r[4]) for r in rows}
 
-    def clear_index(self, embedder_name: str, dim: int) -> list[str]:
-        """Drop every chunk and vector (documents and originals stay) so the library can be
-        re-indexed, possibly by another embedder. Returns the document names."""
-        with self._write():
-            names = [r[0] for r in self._db.execute("SELECT name FROM documents")]
-            self._db.execute("DELETE FROM chunks")
-            if embedder_name != self.embedder_name:
-                self._db.execute("DELETE FROM embeddings")
-            self.embedder_name, self.dim = embedder_name, dim
-            self._set_meta("embedder", embedder_name)
-            self._set_meta("dim", dim)
-            self._bump_generation()
-        with self._lock:
-            self._generation = -1
-            self._refresh()
-        return names
-
     def close(self) -> None:
         with self._lock:
             self._db.close()
