@@ -93,6 +93,8 @@ class Bench:
         self.profiles: dict[str, object] = {}
         self.repeats = args.repeats or (1 if self.smoke else 3)
         self.overrides: dict[str, object] = dict(args.set or [])
+        if self.smoke:  # checks, not measures: one thread stays steady on a loaded CI machine
+            self.overrides.setdefault("n_threads", 1)
         self.corpus: dict = {}
 
     def worker(self, task: str, config: dict, timeout: float = 3600) -> dict:
@@ -205,7 +207,8 @@ class Bench:
             "project_data_dir": project_dir, "baseline_index_dir": baseline_dir,
             "queries": queries, "source_files": self.corpus["files"],
             "synthetic_chunks": 300 if self.smoke else 10_000,
-            "synthetic_data_dir": str(self.work / "synthetic"), "overrides": self.overrides})
+            "synthetic_data_dir": str(self.work / "synthetic"), "overrides": self.overrides,
+            "one_thread": not self.smoke})
 
     def answer(self) -> None:
         project_dir, baseline_dir = self._ingested()
@@ -215,6 +218,7 @@ class Bench:
                   "questions": questions, "overrides": dict(self.overrides)}
         if self.smoke:  # a short prompt and a few tokens: the smoke run checks, not measures
             config["overrides"].update(max_tokens=8, top_k=1)
+            config["one_thread"] = False  # no diagnostic run on one thread
         self.raw["answer"] = self.worker("answer", config)
 
     def cold_start(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import threading
 import time
@@ -215,6 +216,20 @@ class RagService:
         try:
             name = safe_file_name(name)
             self._check_size(name, len(data))
+        except RagError as exc:
+            return _failed(name, exc)
+        # Content already stored is recognized by its hash, before any parsing.
+        twin = self.library.name_with_content(hashlib.sha256(data).hexdigest())
+        stored = next((d for d in self.library.documents() if d.name == twin), None) \
+            if twin is not None and not (replace and twin == name) else None
+        if stored is not None:  # (None too if the twin was deleted meanwhile)
+            notify(IngestProgress(name, "done", 1, 1))
+            return IngestReport(
+                file_name=name, status="skipped", pages=stored.pages,
+                characters=stored.characters, seconds=round(time.perf_counter() - started, 3),
+                warnings=[f"same content as '{twin}', already in the library"
+                          if twin != name else "unchanged, already in the library"])
+        try:
             notify(IngestProgress(name, "parse"))
             document = sandbox.load_bytes(data, name, timeout_s=self.settings.parse_timeout_s,
                                           memory_mb=self.settings.parse_memory_mb)
@@ -222,14 +237,6 @@ class RagService:
             return _failed(name, exc)
         report = IngestReport(file_name=name, status="added", pages=document.pages,
                               characters=document.characters, warnings=list(document.warnings))
-        twin = self.library.name_with_content(document.content_hash)
-        if twin is not None and not (replace and twin == name):
-            report.status = "skipped"
-            report.warnings.append(f"same content as '{twin}', already in the library"
-                                   if twin != name else "unchanged, already in the library")
-            report.seconds = round(time.perf_counter() - started, 3)
-            notify(IngestProgress(name, "done", 1, 1))
-            return report
         notify(IngestProgress(name, "chunk"))
         chunks = self.chunker().split(document)
         vectors, report.embedded = self._embed(chunks, name, notify)

@@ -239,3 +239,11 @@ def test_hardware_is_reported_for_the_loaded_model(service):
         assert hardware.describe() == f"GPU: {total}/{total} layers offloaded"
     else:
         assert hardware.describe() == f"CPU, {service.settings.threads} threads"
+
+
+def test_unchanged_reingest_is_recognized_before_parsing(service, corpus, monkeypatch):
+    from rag import sandbox
+
+    monkeypatch.setattr(sandbox, "load_bytes", lambda *_a, **_k: pytest.fail("parsed again"))
+    report = service.ingest_file(corpus["docx"])
+    assert report.status == "skipped" and report.pages > 0 and report.characters > 0
