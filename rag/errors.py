@@ -67,3 +67,19 @@ class ModelLoadError(RagError):
 
 class InvalidNameError(RagError):
     code = "invalid_name"
+
+
+class GenerationError(RagError):
+    """The model failed while answering."""
+
+    code = "generation"
+
+
+class ContextOverflowError(GenerationError):
+    """A prompt does not fit the model's context window even after fitting."""
+
+    code = "context_overflow"
+
+
+class QuestionTooLongError(RagError):
+    code = "question_too_long"

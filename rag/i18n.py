@@ -197,6 +197,16 @@ ERRORS: dict[str, tuple[str, str]] = {  # error code: (Spanish, English); {param
                         "Model file not found: {path}. Pick another one on “Settings”."),
     "model_load": ("No se pudo cargar el modelo {model}. Elige otro en «Ajustes».",
                    "Could not load the model {model}. Pick another one on “Settings”."),
+    "generation": ("El modelo no pudo responder. Inténtalo de nuevo.",
+                   "The model could not answer. Please try again."),
+    "context_overflow": ("La pregunta no cabe en la ventana del modelo ({n_ctx} tokens): "
+                         "acórtala.",
+                         "The question does not fit the model's window ({n_ctx} tokens): "
+                         "shorten it."),
+    "question_too_long": ("La pregunta es demasiado larga ({length} caracteres); el máximo es "
+                          "{limit}.",
+                          "The question is too long ({length} characters); the limit is "
+                          "{limit}."),
 }
 
 # Engine warnings are English sentences; the common ones get a Spanish rendering.
@@ -211,6 +221,12 @@ WARNINGS_ES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^same content as '(.*)', already in the library$"),
      r"mismo contenido que «\1», que ya está en la biblioteca"),
     (re.compile(r"^unchanged, already in the library$"), "sin cambios: ya está en la biblioteca"),
+    (re.compile(r"^another file in this batch is also named '(.*)': this one is stored as "
+                r"'(.*)'$"),
+     r"otro archivo de esta subida también se llama «\1»: este se guarda como «\2»"),
+    (re.compile(r"^a different document named '(.*)' is already in the library: this one is "
+                r"stored as '(.*)'$"),
+     r"ya hay otro documento llamado «\1» en la biblioteca: este se guarda como «\2»"),
     (re.compile(r"^not UTF-8: decoded as (.*)$"), r"no es UTF-8: se leyó como \1"),
     (re.compile(r"^the PDF is damaged: .*$"),
      "el PDF está dañado: su texto se leyó con un lector alternativo"),

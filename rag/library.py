@@ -76,6 +76,7 @@ class Library:
                                    isolation_level=None, timeout=30)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA secure_delete=ON")  # deleted text is overwritten with zeros
         with self._lock, self._file_lock:
             self._db.executescript(SCHEMA)
         with self._write():
@@ -241,7 +242,7 @@ class Library:
                 (document.content_hash, document.file_name)).fetchone()
             if twin:
                 return "skipped", twin[0]
-            old = self._db.execute("SELECT id FROM documents WHERE name = ?",
+            old = self._db.execute("SELECT id, content_hash, kind FROM documents WHERE name = ?",
                                    (document.file_name,)).fetchone()
             removed = self._delete_rows(old[0]) if old else []
             doc_id = self._db.execute(
@@ -265,6 +266,8 @@ class Library:
             self._vectors.add(np.asarray(ids), vectors)
             self._keywords.add(ids, [f"{c.heading}\n{c.text}" for c in chunks])
         self._save_index(generation)  # still under the file lock (see _save_index)
+        if old:
+            self._forget(old[1], old[2])
         return ("replaced" if old else "added"), document.file_name
 
     def delete_document(self, name: str) -> None:
@@ -282,16 +285,27 @@ class Library:
                 self._vectors.remove(removed)
                 self._keywords.remove(removed)
             self._save_index(generation)
-            # After the commit (a crash before it must not lose the original) and under the
-            # lock (an upload of the same content must not store a row without its original).
-            if self.name_with_content(row[1]) is None:
-                (self.root / "files" / f"{row[1]}.{row[2]}").unlink(missing_ok=True)
+            self._forget(row[1], row[2])
+
+    def _forget(self, content_hash: str, kind: str) -> None:
+        """Leave no byte of a deleted or replaced document under the library: its original
+        (unless another document has the same content) and the old pages that SQLite's
+        write-ahead log still holds. Called after the commit (a crash before it must not
+        lose the original) and under the lock (an upload of the same content must not store
+        a row without its original). The deleted rows were zeroed by ``secure_delete``."""
+        if self.name_with_content(content_hash) is None:
+            (self.root / "files" / f"{content_hash}.{kind}").unlink(missing_ok=True)
+        busy = self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+        if busy:  # a reader in another process holds old pages: they go at its next write
+            log.info("write-ahead log of %s not truncated: a reader is busy", self.root)
 
     def _delete_rows(self, doc_id: int) -> list[int]:
         ids = [r[0] for r in self._db.execute("SELECT id FROM chunks WHERE document_id = ?",
                                               (doc_id,))]
         self._db.execute("DELETE FROM chunks WHERE document_id = ?", (doc_id,))
         self._db.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
+        self._db.execute("DELETE FROM embeddings WHERE content_hash NOT IN "
+                         "(SELECT content_hash FROM chunks)")
         return ids
 
     def _save_index(self, generation: int) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -12,19 +13,22 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rag import gguf, prompts, sandbox
-from rag.budget import fit_prompt
+from rag.budget import fit_history, fit_prompt
 from rag.chunking import Chunker, embedding_text
 from rag.embedding import EMBEDDERS, Embedder, embedder_class, get_embedder
-from rag.errors import FileTooLargeError, RagError
+from rag.errors import FileTooLargeError, ParseTimeoutError, QuestionTooLongError, RagError
 from rag.language import resolve_language
 from rag.library import Library, library_root
 from rag.llm import LLM, Hardware, LlamaCppLLM
 from rag.loaders import SUPPORTED_EXTENSIONS, safe_file_name
+from rag.loaders.names import numbered_name, typed_as
 from rag.retrieval import hybrid_search
 from rag.schema import Answer, DocumentInfo, IngestReport, ModelInfo, Source, Timings, Turn
 from rag.settings import Settings
 
 log = logging.getLogger(__name__)
+
+CONDENSE_TOKENS = 64  # room for the rewritten follow-up question
 
 
 @dataclass(frozen=True)
@@ -189,13 +193,16 @@ class RagService:
 
     def ingest_paths(self, paths: Iterable[str | Path],
                      progress: ProgressCallback | None = None) -> list[IngestReport]:
-        """Ingest files and folders (recursively, supported types only)."""
-        return [self.ingest_file(p, progress=progress) for p in expand_paths(paths)]
+        """Ingest files and folders (recursively, supported types only). Files that share
+        a name (from different folders) are all kept, numbered (see :meth:`ingest_bytes`)."""
+        batch: set[str] = set()
+        return [self.ingest_file(p, progress=progress, batch=batch) for p in expand_paths(paths)]
 
     def ingest_file(self, path: str | Path, display_name: str | None = None,
-                    progress: ProgressCallback | None = None) -> IngestReport:
+                    progress: ProgressCallback | None = None,
+                    batch: set[str] | None = None) -> IngestReport:
         path = Path(path)
-        name = display_name or path.name
+        name = display_name or os.fsencode(path.name).decode("utf-8", errors="replace")
         try:
             size = path.stat().st_size
             self._check_size(name, size)
@@ -205,14 +212,21 @@ class RagService:
                                 error=f"{name} could not be read: {exc.strerror or exc}.")
         except RagError as exc:
             return _failed(name, exc)
-        return self.ingest_bytes(name, data, progress=progress)
+        return self.ingest_bytes(name, data, progress=progress, batch=batch)
 
     def ingest_bytes(self, name: str, data: bytes, progress: ProgressCallback | None = None,
-                     *, replace: bool = False) -> IngestReport:
+                     *, replace: bool = False, batch: set[str] | None = None) -> IngestReport:
         """Parse, chunk, embed and store one file. Failures become a report, never a raise.
-        ``replace``: store it again even if the library holds it unchanged (re-indexing)."""
+        ``replace``: store it again even if the library holds it unchanged (re-indexing).
+
+        A file replaces the document of the same name only when it was given exactly that
+        name. It is stored under a numbered name (``informe (2).txt``, with a warning) when
+        its name only matches after cleaning (NFC/NFD forms, invisible characters) or when
+        another file of the same ``batch`` (the names stored so far by one upload or one
+        ingest; updated here) already took the name."""
         started = time.perf_counter()
         notify = progress or (lambda _p: None)
+        raw = name
         try:
             name = safe_file_name(name)
             self._check_size(name, len(data))
@@ -229,6 +243,7 @@ class RagService:
                 characters=stored.characters, seconds=round(time.perf_counter() - started, 3),
                 warnings=[f"same content as '{twin}', already in the library"
                           if twin != name else "unchanged, already in the library"])
+        name, renamed = self._distinct_name(raw, name, batch)
         try:
             notify(IngestProgress(name, "parse"))
             document = sandbox.load_bytes(data, name, timeout_s=self.settings.parse_timeout_s,
@@ -236,12 +251,19 @@ class RagService:
         except RagError as exc:
             return _failed(name, exc)
         report = IngestReport(file_name=name, status="added", pages=document.pages,
-                              characters=document.characters, warnings=list(document.warnings))
+                              characters=document.characters,
+                              warnings=renamed + list(document.warnings))
         notify(IngestProgress(name, "chunk"))
+        deadline = time.monotonic() + self.settings.index_timeout_s
         chunks = self.chunker().split(document)
-        vectors, report.embedded = self._embed(chunks, name, notify)
+        try:
+            vectors, report.embedded = self._embed(chunks, name, notify, deadline)
+        except RagError as exc:
+            return _failed(name, exc)
         notify(IngestProgress(name, "index", 0, 1))
         report.status, twin = self.library.add_document(document, chunks, vectors, data)
+        if batch is not None and report.status != "skipped":
+            batch.add(name)
         if report.status == "skipped":
             report.warnings.append(f"same content as '{twin}', already in the library")
         report.chunks = len(chunks)
@@ -249,13 +271,34 @@ class RagService:
         notify(IngestProgress(name, "done", 1, 1))
         return report
 
-    def _embed(self, chunks: list, name: str, notify: ProgressCallback):
+    def _distinct_name(self, raw: str, name: str,
+                       batch: set[str] | None) -> tuple[str, list[str]]:
+        """``name``, or a numbered one (with the warning saying so) where storing under
+        ``name`` would replace a document the person did not name exactly."""
+        if batch is not None and name in batch:
+            why = f"another file in this batch is also named '{name}'"
+        elif not typed_as(raw, name) and self.library.has_document(name):
+            why = f"a different document named '{name}' is already in the library"
+        else:
+            return name, []
+        new = numbered_name(name, {d.name for d in self.library.documents()} | (batch or set()))
+        return new, [f"{why}: this one is stored as '{new}'"]
+
+    def _embed(self, chunks: list, name: str, notify: ProgressCallback, deadline: float):
+        """Vectors of ``chunks`` (cached ones reused, repeated ones embedded once) and how
+        many were embedded; :class:`ParseTimeoutError` past ``deadline`` (monotonic)."""
         import numpy as np
 
         cached = self.library.cached_vectors([c.content_hash for c in chunks])
-        missing = [c for c in chunks if c.content_hash not in cached]
+        missing = list({c.content_hash: c for c in chunks
+                        if c.content_hash not in cached}.values())
         batch = 32
         for start in range(0, len(missing), batch):
+            if time.monotonic() > deadline:
+                limit = round(self.settings.index_timeout_s)
+                raise ParseTimeoutError(
+                    f"{name} took longer than {limit} s to index and was skipped.",
+                    name=name, seconds=limit)
             notify(IngestProgress(name, "embed", start, len(missing)))
             part = missing[start : start + batch]
             for chunk, vector in zip(part, self.embedder.embed([embedding_text(c) for c in part]),
@@ -298,8 +341,17 @@ class RagService:
 
     # ---- questions ---------------------------------------------------------------------
 
+    def check_question(self, question: str) -> None:
+        """Raise :class:`QuestionTooLongError` for a question over the configured length."""
+        limit = self.settings.max_question_chars
+        if len(question) > limit:
+            raise QuestionTooLongError(
+                f"The question is too long ({len(question):,} characters); the limit is "
+                f"{limit:,}.", length=len(question), limit=limit)
+
     def search(self, query: str, k: int | None = None,
                documents: list[str] | None = None) -> list[Source]:
+        self.check_question(query)
         return hybrid_search(self.library, self.embedder, query, k or self.settings.top_k,
                              documents)
 
@@ -307,9 +359,12 @@ class RagService:
         """A follow-up question rewritten to stand alone, for retrieval."""
         if not any(t.role == "user" for t in history):
             return question
-        recent = history[-4:]
-        rewritten = self.llm.chat(prompts.condense_messages(question, recent, language),
-                                  max_tokens=64, temperature=0.0, stop=["\n"])
+        llm = self.llm
+        messages = fit_history(lambda h: prompts.condense_messages(question, h, language),
+                               history[-4:], llm.count_message_tokens,
+                               llm.n_ctx - CONDENSE_TOKENS)
+        rewritten = llm.chat(messages, max_tokens=CONDENSE_TOKENS, temperature=0.0,
+                             stop=["\n"])
         rewritten = rewritten.strip().strip('"«»').strip()
         if 8 <= len(rewritten) <= 300:
             return rewritten
@@ -321,6 +376,9 @@ class RagService:
             query: str | None = None) -> AnswerStream:
         """Answer ``question`` from the library. ``query`` overrides the search query."""
         started = time.perf_counter()
+        self.check_question(question)
+        if query is not None:
+            self.check_question(query)
         history = list(history or [])
         language = resolve_language(language or self.settings.language, question)
         query = query or self.standalone_query(question, history, language)
