@@ -62,6 +62,7 @@ def test_dockerfile_runs_as_non_root_with_volume_health_check_and_cuda_option() 
     assert "make install" in text  # the README's own install command
     assert re.search(r"ARG BACKEND=cpu", text) and "-DGGML_CUDA=on" in text
     assert "-DGGML_NATIVE=OFF" in text  # never a build tied to the builder's CPU
+    assert os.access(ENTRYPOINT, os.X_OK)
 
 
 def _ignored(path: str, patterns: list[str]) -> bool:

@@ -1,5 +1,5 @@
 """The app behind a real reverse proxy, as when it is shown through a tunnel: Debian's nginx
-running ``deploy/nginx.conf`` in front of ``streamlit run`` (real models) under ``/chat/``,
+running ``deploy/nginx.conf`` in front of ``streamlit run`` (real models) under ``/chatdocs/``,
 with Streamlit's XSRF protection on.
 
 HTTP checks show what each proxy setting is for: the XSRF cookie and header pass through
@@ -24,7 +24,7 @@ from browser_support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, free_port
 from pdf_factory import make_pdf
 from proxy_support import nginx_proxy, site_config, streamlit_under_path, websocket_handshake
 
-BASE = "chat"
+BASE = "chatdocs"
 PAGES = [
     "Annual report of the Lagunaverde cooperative.\nThis document summarizes the year.",
     "The Punta Lagunaverde lighthouse.\nThe Punta Lagunaverde lighthouse is 47 metres tall.\n"
