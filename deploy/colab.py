@@ -210,12 +210,12 @@ def wait_healthy(url: str, proc: subprocess.Popen, timeout_s: float = 120) -> No
 
 def start_app(project_dir: Path, port: int, env: dict[str, str], log_file: Path,
               public_origin: str | None = None) -> subprocess.Popen:
-    """``streamlit run app.py`` from the project's environment, in the background, on
-    127.0.0.1:``port``; returns once ``/_stcore/health`` answers. ``public_origin`` (the
-    tunnel's https://... address) is the one other origin allowed to open the websocket,
-    whatever Host header the tunnel passes on."""
+    """``streamlit run serve.py`` (as ``make run``) from the project's environment, in the
+    background, on 127.0.0.1:``port``; returns once ``/_stcore/health`` answers.
+    ``public_origin`` (the tunnel's https://... address) is the one other origin allowed
+    to open the websocket, whatever Host header the tunnel passes on."""
     command = [str(project_dir / ".venv" / "bin" / "python"), "-m", "streamlit", "run",
-               "app.py", "--server.port", str(port), "--server.address", "127.0.0.1",
+               "serve.py", "--server.port", str(port), "--server.address", "127.0.0.1",
                "--server.headless", "true"]
     if public_origin:
         command += ["--server.corsAllowedOrigins", public_origin]

@@ -50,5 +50,5 @@ fi
 printf 'chatdocs: data in %s, serving on port %s\n' "$RAG_DATA_DIR" "$PORT" >&2
 # The same command as `make run` (the Makefile's run target), on every interface unless
 # STREAMLIT_SERVER_ADDRESS names one.
-exec "$PY" -m streamlit run app.py --server.port "$PORT" \
+exec "$PY" -m streamlit run serve.py --server.port "$PORT" \
   --server.address "${STREAMLIT_SERVER_ADDRESS:-0.0.0.0}"

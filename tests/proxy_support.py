@@ -104,14 +104,14 @@ http {{
 @contextmanager
 def streamlit_under_path(data: Path, base_path: str,
                          **settings: str) -> Iterator[tuple[str, int, Path]]:
-    """``streamlit run app.py`` on a free loopback port serving under ``/<base_path>/``
+    """``streamlit run serve.py`` (as ``make run``) on a free loopback port under ``/<base_path>/``
     (``server.baseUrlPath``). Yields its URL (with the path), its port and its log."""
     port = free_port()
     log_path = data / "streamlit.log"
     data.mkdir(parents=True, exist_ok=True)
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+            [sys.executable, "-m", "streamlit", "run", "serve.py", "--server.port", str(port),
              "--server.headless", "true", "--server.address", "127.0.0.1",
              "--server.baseUrlPath", base_path],
             cwd=ROOT, env=server_env(data, **settings), stdout=log, stderr=subprocess.STDOUT,

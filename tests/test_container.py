@@ -85,7 +85,8 @@ def _ignored(path: str, patterns: list[str]) -> bool:
 def test_dockerignore_sends_the_code_but_not_environments_data_or_models() -> None:
     patterns = [line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
                 if line.strip() and not line.startswith("#")]
-    for kept in ["app.py", "Makefile", "requirements.txt", "requirements-models.txt",
+    for kept in ["app.py", "serve.py", "accounts_ui.py", "Makefile", "requirements.txt",
+                 "requirements-models.txt",
                  "scripts/install.sh", "scripts/docker-entrypoint.sh", "rag/service.py",
                  "rag/sample_docs", "pages/chat.py", ".streamlit/config.toml",
                  "bench/requirements.txt", "data/.gitkeep"]:
@@ -121,7 +122,7 @@ def test_entrypoint_serves_the_app_and_adopts_the_baked_model(tmp_path: Path) ->
         wait_healthy(url, proc)
         # exec: the process the container starts *is* streamlit, so `docker stop` reaches it.
         cmdline = Path(f"/proc/{proc.pid}/cmdline").read_bytes().split(b"\0")
-        assert b"streamlit" in cmdline and b"app.py" in cmdline, cmdline
+        assert b"streamlit" in cmdline and b"serve.py" in cmdline, cmdline
         with urllib.request.urlopen(url, timeout=10) as response:
             assert response.status == 200
             assert b'<div id="root">' in response.read()

@@ -1,17 +1,20 @@
 """The app behind a real reverse proxy, as when it is shown through a tunnel: Debian's nginx
 running ``deploy/nginx.conf`` in front of ``streamlit run`` (real models) under ``/chatdocs/``,
-with Streamlit's XSRF protection on.
+with accounts and Streamlit's XSRF protection on.
 
 HTTP checks show what each proxy setting is for: the XSRF cookie and header pass through
 (an upload without them is refused with 403, with them it reaches the app), the websocket
 is accepted only when the proxy passes the browser's Host (nginx's default Host gets 403),
-and nginx's default 1 MB body limit refuses uploads (413). A real browser then uploads a
-PDF and asks about it through the proxy, with no failed request on the way.
+and nginx's default 1 MB body limit refuses uploads (413). A real browser then logs in (the
+login cookie survives a refresh), uploads a PDF and asks about it through the proxy, with no
+failed request on the way.
 """
 
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -20,7 +23,7 @@ from email.message import Message
 from pathlib import Path
 
 import pytest
-from browser_support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, free_port
+from browser_support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, ROOT, free_port, server_env
 from pdf_factory import make_pdf
 from proxy_support import nginx_proxy, site_config, streamlit_under_path, websocket_handshake
 
@@ -30,6 +33,7 @@ PAGES = [
     "The Punta Lagunaverde lighthouse.\nThe Punta Lagunaverde lighthouse is 47 metres tall.\n"
     "It was built in 1911 by the engineer Tomas Arriaga.",
 ]
+USER, PASSWORD = "ana", "faro de punta lagunaverde"
 QUESTION = "How tall is the Punta Lagunaverde lighthouse?"
 PDF_NAME = "lighthouse-behind-proxy.pdf"
 
@@ -46,7 +50,12 @@ class Stack:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     root = tmp_path_factory.mktemp("proxy")
-    with streamlit_under_path(root / "data", BASE) as (app, app_port, log):
+    data = root / "data"
+    added = subprocess.run([sys.executable, "-m", "rag", "users", "add", USER, "--admin",
+                            "--password-stdin"], input=PASSWORD + "\n", text=True,
+                           capture_output=True, cwd=ROOT, env=server_env(data), timeout=120)
+    assert added.returncode == 0, added.stderr
+    with streamlit_under_path(data, BASE) as (app, app_port, log):
         naive_port = free_port()
         # The common mistake: nginx's default Host ($proxy_host) and body limit (1 MB).
         naive_site = site_config(app_port, naive_port, f"/{BASE}/") \
@@ -146,8 +155,18 @@ def test_browser_uploads_and_asks_through_the_proxy(stack: Stack, tmp_path: Path
                                                         f"{r.url}") if r.status >= 400 else None)
             page.on("websocket", lambda ws: sockets.append(ws.url))
             page.goto(f"{stack.proxy}/")
-            expect(page.get_by_role("heading", name="Chat con tus documentos")).to_be_visible(
-                timeout=60_000)
+            # Log in: the cookie is set by serve.py's route, reached through the proxy.
+            expect(page.get_by_role("heading", name="Entrar")).to_be_visible(timeout=60_000)
+            page.get_by_label("Usuario").fill(USER)
+            page.get_by_label("Contraseña").fill(PASSWORD)
+            page.get_by_role("button", name="Entrar").click()
+            heading = page.get_by_role("heading", name="Chat con tus documentos")
+            expect(heading).to_be_visible(timeout=60_000)
+            cookies = {c["name"]: c for c in page.context.cookies()}
+            assert cookies["rag_session"]["path"] == f"/{BASE}/"
+            assert cookies["rag_session"]["httpOnly"] and "_streamlit_xsrf" in cookies
+            page.reload()  # the login survives a refresh through the proxy
+            expect(heading).to_be_visible(timeout=60_000)
             page.get_by_test_id("stSidebarNav").get_by_text("Documentos").click()
             expect(page.get_by_role("heading", name="Documentos")).to_be_visible()
 
