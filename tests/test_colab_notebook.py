@@ -1,7 +1,8 @@
 """``notebooks/colab.ipynb`` run top to bottom by nbclient in its test mode
 (``CHATDOCS_NOTEBOOK_TEST=1``: this checkout and its environment, a temporary data dir, the
-built-in model; no CUDA build, Drive or tunnel). The app it starts is then opened in a real
-browser and stopped."""
+built-in model; no CUDA build, Drive or tunnel). The app it starts, with accounts on and the
+administrator the notebook created, is then opened in a real browser, logged into, and
+stopped."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from browser_support import CHROMIUM, CHROMIUM_ARGS, ROOT, free_port, health
 from nbclient import NotebookClient
 
 NOTEBOOK = ROOT / "notebooks" / "colab.ipynb"
+PASSWORD = "una contraseña de prueba"  # a throwaway account in a temp dir
 _TIME = re.compile(r"\((~|instant)[^)]*\)")
 
 
@@ -53,6 +55,7 @@ def test_notebook_brings_the_app_up_in_test_mode(tmp_path: Path,
     monkeypatch.setenv("CHATDOCS_PROJECT_DIR", str(ROOT))
     monkeypatch.setenv("CHATDOCS_DATA_DIR", str(data))
     monkeypatch.setenv("CHATDOCS_PORT", str(port))
+    monkeypatch.setenv("CHATDOCS_TEST_PASSWORD", PASSWORD)
     nb = nbformat.read(NOTEBOOK, as_version=4)
     client = NotebookClient(nb, timeout=240, kernel_name="python3",
                             resources={"metadata": {"path": str(tmp_path)}})
@@ -62,6 +65,7 @@ def test_notebook_brings_the_app_up_in_test_mode(tmp_path: Path,
                             for out in cell.get("outputs", []))
         assert f"The app is running on http://127.0.0.1:{port}" in printed, printed
         assert "public address" not in printed and "restored" not in printed
+        assert "administrator admin created" in printed
         url = f"http://127.0.0.1:{port}"
         assert health(url) == b"ok"
         with sync_playwright() as playwright:
@@ -69,6 +73,11 @@ def test_notebook_brings_the_app_up_in_test_mode(tmp_path: Path,
             try:
                 page = browser.new_page()
                 page.goto(url)
+                # Accounts are on and the notebook made the administrator: a login form.
+                expect(page.get_by_role("heading", name="Entrar")).to_be_visible(timeout=60_000)
+                page.get_by_label("Usuario").fill("admin")
+                page.get_by_label("Contraseña").fill(PASSWORD)
+                page.get_by_role("button", name="Entrar").click()
                 expect(page.get_by_role("heading", name="Chat con tus documentos")) \
                     .to_be_visible(timeout=60_000)
                 expect(page.get_by_test_id("stSidebar").get_by_text(re.compile("SmolLM2"))) \
