@@ -19,6 +19,7 @@ from streamlit.runtime.pages_manager import PagesManager
 from rag import chats, i18n
 from rag import service as engine
 from rag.errors import RagError
+from rag.schema import section_label
 from rag.settings import load_settings
 
 if PagesManager.uses_pages_directory:  # run without the router: see app.py
@@ -86,8 +87,11 @@ def highlighted(passage: str, answer: str) -> str:
 
 
 def _citation(source: dict[str, Any]) -> str:
+    """"[1] manual.pdf, p. 47 · 4.2 Elige el programa" (section: the heading path's last)."""
     text = f"[{source['rank']}] {i18n.plain(source['file'])}"
-    return text + (f", {t('chat.page', page=source['page'])}" if source.get("page") else "")
+    text += f", {t('chat.page', page=source['page'])}" if source.get("page") else ""
+    section = section_label(source.get("heading") or "")
+    return text + (f" · {i18n.plain(section)}" if section else "")
 
 
 def render_sources(turn: Turn) -> None:
