@@ -13,6 +13,7 @@ from debian_docs import pdf_and_twin
 from rag import sandbox
 from rag.loaders.pdf_layout import Line, PageLines, is_toc_entry, running_lines
 from rag.loaders.pdf_sections import _follows, read_outline
+from rag.retrieval import quoted_first
 from rag.schema import Chunk
 from rag.service import RagService
 from rag.settings import load_settings
@@ -131,3 +132,11 @@ def test_toc_entries_and_heading_sequences():
     assert not is_toc_entry("El paquete tiene 3 dependencias y pesa 20")
     assert _follows((2, 1), (2, 2)) and _follows((2, 1), (2, 1, 1)) and _follows((2, 1), (3,))
     assert not _follows((2, 1), (7, 4)) and not _follows((2, 1), (2, 1))
+
+
+def test_a_quoted_sentence_ranks_its_passage_first():
+    rows = {1: ("a.pdf", 1, "", "Otro texto sobre paquetes."),
+            2: ("a.pdf", 2, "", "Construimos los paquetes binarios, utilizado por el "
+                               "Instalador de Debián), desde el paquete fuente.")}
+    assert quoted_first("utilizado por el instalador de Debian), desde", [1, 2], rows) == [2, 1]
+    assert quoted_first("paquetes", [1, 2], rows) == [1, 2]  # too short to be a quote
