@@ -79,6 +79,14 @@ class Settings:
     """Model name sent to the server (empty: the server's first model)."""
     llm_timeout_s: float = 60.0
     """Model server: seconds to wait for a connection or for the next piece of an answer."""
+    auth: str = "on"
+    """``on``: local accounts (log in; each person has their own library and chats);
+    ``off``: single-person mode, no login (read from the environment or the data dir's
+    own ``settings.json``, never from a user's)."""
+    session_days: float = 7.0
+    """A login lasts this long at most."""
+    session_idle_hours: float = 24.0
+    """A login unused for this long ends."""
 
     def with_changes(self, **changes: object) -> Settings:
         return dataclasses.replace(self, **changes)

@@ -10,6 +10,7 @@ per-user data dirs (``<data_dir>/users/<id>/``) stay apart in both.
 from __future__ import annotations
 
 import importlib
+import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.schema import Chunk, DocumentInfo, LoadedDocument
+from rag.settings import Settings
 
 ChunkRow = tuple[str, int | None, str, str]  # (file name, page, heading, text)
 
@@ -30,10 +32,17 @@ class LibraryKey:
 
     @property
     def namespace(self) -> str:
-        """The owner, as a database backend stores it: ``users/<id>`` for a per-user data
-        dir, ``""`` for the app's own (machine paths differ between servers; this does not)."""
-        path = Path(self.data_dir)
-        return f"users/{path.name}" if path.parent.name == "users" else ""
+        """The owner, as a database backend stores it (machine paths differ between servers;
+        this does not): the data dir relative to the app's root data dir (``""`` for the
+        root itself, ``users/<id>``, ``shared``); for a data dir elsewhere, ``users/<id>`` or
+        ``shared`` by its last parts, else ``""``."""
+        path = Path(self.data_dir).resolve()
+        root = Path(os.environ.get("RAG_DATA_DIR") or Settings.data_dir).resolve()
+        if path == root or root in path.parents:
+            return path.relative_to(root).as_posix().removeprefix(".")
+        if path.parent.name == "users":
+            return f"users/{path.name}"
+        return "shared" if path.name == "shared" else ""
 
 
 class VectorStore(ABC):

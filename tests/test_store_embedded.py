@@ -22,8 +22,8 @@ def add(library: Library, name: str, texts: list[str], seed: int,
         vectors: np.ndarray | None = None) -> tuple[str, str]:
     doc = LoadedDocument(file_name=name, kind="txt", sections=[Section(t) for t in texts],
                          content_hash=f"{name}-{seed}".ljust(64, "0")[:64], pages=len(texts))
-    chunks = [Chunk(text=t, file_name=name, page=None, heading="", content_hash=f"{name}-{seed}-{i}",
-                    ordinal=i) for i, t in enumerate(texts)]
+    chunks = [Chunk(text=t, file_name=name, page=None, heading="",
+                    content_hash=f"{name}-{seed}-{i}", ordinal=i) for i, t in enumerate(texts)]
     if vectors is None:
         vectors = random_vectors(len(texts), DIM, seed)
     return library.add_document(doc, chunks, vectors, "\n".join(texts).encode())

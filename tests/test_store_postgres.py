@@ -111,11 +111,14 @@ def test_another_process_sees_changes_at_once(service, tmp_path, database):
     assert "compartido.txt" not in cli("list")
 
 
-def test_users_libraries_are_kept_apart(database, tmp_path):
+def test_users_libraries_are_kept_apart(database, tmp_path, monkeypatch):
     settings = load_settings(tmp_path, database_url=database)
     key_a = LibraryKey(str(tmp_path / "users" / "ana"), "default")
     key_b = LibraryKey(str(tmp_path / "users" / "beto"), "default")
     assert (key_a.namespace, key_b.namespace) == ("users/ana", "users/beto")
+    monkeypatch.setenv("RAG_DATA_DIR", str(tmp_path))
+    assert [LibraryKey(str(tmp_path / p), "x").namespace for p in ("", "users/7", "shared")] \
+        == ["", "users/7", "shared"]
     ana = PostgresLibrary.open(key_a, "test", 8, settings)
     beto = PostgresLibrary.open(key_b, "test", 8, settings)
     _add(ana, "secreto.txt", ["solo de Ana"], 1)
@@ -167,7 +170,7 @@ def test_schema_migrates_once_under_concurrent_starts(database):
         try:
             with psycopg.connect(database, autocommit=True) as conn:
                 assert pg_schema.migrate(conn) == len(pg_schema.MIGRATIONS)
-        except Exception as exc:  # noqa: BLE001 - reported below
+        except Exception as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=start) for _ in range(4)]
