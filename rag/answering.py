@@ -68,9 +68,14 @@ class Answering:
     library: VectorStore
     embedder: Embedder
     llm: LLM
+    shared: Answering | None
 
     def search(self, query: str, k: int | None = None,
                documents: list[str] | None = None) -> list[Source]:
+        if self.shared is not None:
+            from rag.shared import search_both
+
+            return search_both(self, self.shared, query, k or self.settings.top_k, documents)
         return hybrid_search(self.library, self.embedder, query, k or self.settings.top_k,
                              documents)
 

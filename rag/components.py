@@ -95,6 +95,8 @@ class Components:
         self.settings = settings
         self._embedder, self._llm = embedder, llm
         self._library: VectorStore | None = None
+        self.shared: Components | None = None
+        """The shared library's service, searched too when set (see :mod:`rag.shared`)."""
 
     # ---- lazily loaded parts -----------------------------------------------------------
 
