@@ -1,14 +1,14 @@
 """Hybrid retrieval: dense (cosine) and keyword (BM25) rankings fused by reciprocal rank
-fusion, with near-duplicate passages collapsed."""
+fusion, with near-duplicate passages collapsed. Works on any :class:`~rag.store.VectorStore`."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from rag.bm25 import normalize
 from rag.embedding import Embedder
-from rag.library import Library
+from rag.keywords import normalize
 from rag.schema import Source
+from rag.store import VectorStore
 
 RRF_K = 60  # the constant of Cormack et al.; dampens the weight of the very top ranks
 NEAR_DUPLICATE_COSINE = 0.97
@@ -40,18 +40,16 @@ def quoted_first(query: str, candidates: list[int],
     return quoted + [c for c in candidates if c not in quoted] if quoted else candidates
 
 
-def hybrid_search(library: Library, embedder: Embedder, query: str, k: int = 4,
+def hybrid_search(library: VectorStore, embedder: Embedder, query: str, k: int = 4,
                   documents: list[str] | None = None) -> list[Source]:
     """The ``k`` best passages for ``query``, optionally only from ``documents``."""
     if not query.strip() or k <= 0:
         return []
-    allowed = library.allowed_ids(documents)
-    if allowed is not None and not allowed:
-        return []
+    documents = documents or None
     depth = max(30, 5 * k)
     query_vector = embedder.embed_query(query)
-    dense = library.dense_search(query_vector, depth, allowed)
-    keyword = library.keyword_search(query, depth, allowed)
+    dense = library.dense_search(query_vector, depth, documents)
+    keyword = library.keyword_search(query, depth, documents)
     dense_weight = 1.0 if embedder.multilingual else ENGLISH_ONLY_DENSE_WEIGHT
     fused = reciprocal_rank_fusion([[i for i, _ in dense], [i for i, _ in keyword]],
                                    [dense_weight, 1.0])
