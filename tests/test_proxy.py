@@ -56,7 +56,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                            capture_output=True, cwd=ROOT, env=server_env(data), timeout=120)
     assert added.returncode == 0, added.stderr
     # Short answers: the test is about the way through the proxy, not the answer.
-    with streamlit_under_path(data, BASE, max_tokens="64") as (app, app_port, log):
+    with streamlit_under_path(data, BASE, auth="on", max_tokens="64") as (app, app_port, log):
         naive_port = free_port()
         # The common mistake: nginx's default Host ($proxy_host) and body limit (1 MB).
         naive_site = site_config(app_port, naive_port, f"/{BASE}/") \
