@@ -33,7 +33,7 @@ CPU_KEY=portable
 if [[ $CMAKE_ARGS_VALUE != *GGML_NATIVE=OFF* ]]; then
   CPU_KEY=$( (grep -m1 'model name' /proc/cpuinfo; grep -m1 flags /proc/cpuinfo) 2>/dev/null | sha256sum | cut -c1-12)
 fi
-BUILD_KEY=$(echo "$LLAMA_VERSION $CMAKE_ARGS_VALUE $NO_AMX $CPU_KEY $($PY -V) ${LLAMA_WHEEL:-}" | sha256sum | cut -c1-16)
+BUILD_KEY=$(echo "$LLAMA_VERSION $CMAKE_ARGS_VALUE $NO_AMX $CPU_KEY $($PY -V)${LLAMA_WHEEL:+ $LLAMA_WHEEL}" | sha256sum | cut -c1-16)
 STAMP_KEY=$(cat requirements*.txt bench/requirements*.txt scripts/install.sh | sha256sum | cut -c1-16)-$BUILD_KEY-$DEV
 
 if [[ -f $VENV/.installed && "$(cat $VENV/.installed)" == "$STAMP_KEY" ]]; then
