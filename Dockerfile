@@ -33,7 +33,8 @@ RUN apt-get update \
         https://developer.download.nvidia.com/compute/cuda/repos/debian12/x86_64/cuda-keyring_1.1-1_all.deb \
       && dpkg -i /tmp/cuda-keyring.deb && rm /tmp/cuda-keyring.deb && apt-get update \
       && apt-get install -y --no-install-recommends "cuda-nvcc-$CUDA_VERSION" \
-         "cuda-cudart-dev-$CUDA_VERSION" "cuda-driver-dev-$CUDA_VERSION" "libcublas-dev-$CUDA_VERSION"; \
+         "cuda-cudart-dev-$CUDA_VERSION" "cuda-driver-dev-$CUDA_VERSION" "cuda-cccl-$CUDA_VERSION" \
+         "libcublas-dev-$CUDA_VERSION"; \
     fi \
  && rm -rf /var/lib/apt/lists/*
 ENV PATH=/usr/local/cuda/bin:$PATH \
@@ -70,7 +71,8 @@ RUN apt-get update \
       curl -fsSLo /tmp/cuda-keyring.deb \
         https://developer.download.nvidia.com/compute/cuda/repos/debian12/x86_64/cuda-keyring_1.1-1_all.deb \
       && dpkg -i /tmp/cuda-keyring.deb && rm /tmp/cuda-keyring.deb && apt-get update \
-      && apt-get install -y --no-install-recommends "cuda-cudart-$CUDA_VERSION" "libcublas-$CUDA_VERSION"; \
+      && apt-get install -y --no-install-recommends "cuda-cudart-$CUDA_VERSION" "libcublas-$CUDA_VERSION" \
+      && ls -d /usr/local/cuda*/targets/*/lib > /etc/ld.so.conf.d/zz-chatdocs-cuda.conf && ldconfig; \
     fi \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 chatdocs \
@@ -78,8 +80,7 @@ RUN apt-get update \
       --shell /usr/sbin/nologin chatdocs \
  && mkdir -p /data && chown chatdocs:chatdocs /data
 
-ENV LD_LIBRARY_PATH=/usr/local/cuda/lib64 \
-    NVIDIA_VISIBLE_DEVICES=all \
+ENV NVIDIA_VISIBLE_DEVICES=all \
     NVIDIA_DRIVER_CAPABILITIES=compute,utility \
     RAG_DATA_DIR=/data \
     RAG_MODELS_DIR=/app/models \
