@@ -73,11 +73,13 @@ ARG BACKEND=cpu
 ARG CUDA_VERSION=12-6
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 
-# libgomp: llama.cpp's threads; curl: the health check. CUDA: the runtime and cuBLAS only
+# libgomp: llama.cpp's threads; curl: the health check; Tesseract's Spanish and English data:
+# OCR of scanned PDFs (tesserocr brings the engine). CUDA: the runtime and cuBLAS only
 # (the driver comes from the host through the NVIDIA container toolkit).
 # hadolint ignore=DL3008
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libgomp1 curl ca-certificates \
+      tesseract-ocr-spa tesseract-ocr-eng \
  && if [ "$BACKEND" = cuda ]; then \
       curl -fsSLo /tmp/cuda-keyring.deb \
         https://developer.download.nvidia.com/compute/cuda/repos/debian12/x86_64/cuda-keyring_1.1-1_all.deb \

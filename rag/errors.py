@@ -43,6 +43,12 @@ class NoTextError(DocumentError):
     code = "no_text"
 
 
+class OcrFoundNothingError(NoTextError):
+    """No text layer, and OCR read nothing on the pages either."""
+
+    code = "no_text_ocr"
+
+
 class ParseTimeoutError(DocumentError):
     code = "timeout"
 

