@@ -53,7 +53,7 @@ RUN if [ "$BACKEND" = cuda ]; then \
     fi \
  && make install \
  && echo "$LLAMA_CMAKE_ARGS" > .venv/.llama-cmake-args \
- && rm -rf /root/.cache data/* test-artifacts \
+ && rm -rf data/* test-artifacts \
  && if [ -n "$MODEL" ]; then \
       .venv/bin/python -m rag models pull "$MODEL" | tail -1 | xargs basename > models/.default-model; \
     fi
@@ -62,8 +62,9 @@ RUN if [ "$BACKEND" = cuda ]; then \
 # The test image: `docker build --target test -t chatdocs-test . && docker run --rm
 # chatdocs-test` runs `make test` (lint and the whole suite, Chromium and nginx included).
 FROM build AS test
+# (The llama.cpp wheel built above is reused from the build stage's cache.)
 RUN LLAMA_CMAKE_ARGS="$(cat .venv/.llama-cmake-args)" make install-dev \
- && rm -rf /root/.cache /var/lib/apt/lists/*
+ && rm -rf /var/lib/apt/lists/*
 ENTRYPOINT ["/app/scripts/docker-entrypoint.sh"]
 CMD ["make", "test"]
 
