@@ -11,11 +11,11 @@ from dataclasses import asdict
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
+import accounts_ui
 from rag import i18n, samples
 from rag import service as engine
 from rag.errors import RagError
 from rag.schema import IngestReport
-from rag.settings import load_settings
 
 if PagesManager.uses_pages_directory:  # run without the router: see app.py
     PagesManager.uses_pages_directory = False
@@ -46,7 +46,11 @@ class Tracker:
     def __call__(self, progress: engine.IngestProgress) -> None:
         if progress.file_name != self.name:
             self._start(progress.file_name)
-        if progress.stage == "embed":
+        if progress.stage == "ocr":
+            share = progress.done / progress.total if progress.total else 1.0
+            self.bar.progress(0.03 + 0.09 * share, text=t("stage.ocr", done=progress.done,
+                                                          total=progress.total))
+        elif progress.stage == "embed":
             share = progress.done / progress.total if progress.total else 1.0
             text = t("stage.embed", done=progress.done, total=progress.total)
             if progress.done == 0:
@@ -163,7 +167,7 @@ def library(service: engine.RagService) -> None:
 
 
 def main() -> None:
-    settings = load_settings()
+    settings = accounts_ui.user_settings()
     service = st.cache_resource(engine.create_service, show_spinner=False,
                                 max_entries=1)(settings)
     st.title(t("docs.title"))

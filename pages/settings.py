@@ -9,12 +9,14 @@ import logging
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
+import accounts_ui
+import admin_ui
 from rag import i18n
 from rag import service as engine
 from rag.embedding import embedder_class
 from rag.errors import RagError
 from rag.schema import ModelInfo
-from rag.settings import Settings, load_settings, save_settings
+from rag.settings import Settings, save_settings
 
 if PagesManager.uses_pages_directory:  # run without the router: see app.py
     PagesManager.uses_pages_directory = False
@@ -107,7 +109,7 @@ def hardware(settings: Settings, service: engine.RagService) -> None:
 
 
 def main() -> None:
-    settings = load_settings()
+    settings = accounts_ui.user_settings()
     service = st.cache_resource(engine.create_service, show_spinner=False,
                                 max_entries=1)(settings)
     st.title(t("set.title"))
@@ -125,6 +127,8 @@ def main() -> None:
                 st.switch_page("pages/documents.py")
     settings_form(settings, service)
     hardware(settings, service)
+    if accounts_ui.enabled() and accounts_ui.is_admin():
+        admin_ui.administration(service, LANG)
 
 
 try:

@@ -43,6 +43,12 @@ class NoTextError(DocumentError):
     code = "no_text"
 
 
+class OcrFoundNothingError(NoTextError):
+    """No text layer, and OCR read nothing on the pages either."""
+
+    code = "no_text_ocr"
+
+
 class ParseTimeoutError(DocumentError):
     code = "timeout"
 
@@ -67,6 +73,62 @@ class ModelLoadError(RagError):
 
 class InvalidNameError(RagError):
     code = "invalid_name"
+
+
+class StoreUnavailableError(RagError):
+    """The database holding the libraries cannot be reached."""
+
+    code = "store_unavailable"
+
+
+class ModelServerError(RagError):
+    """The model server is down, timed out, or refused the request."""
+
+    code = "model_server"
+
+
+class AuthError(RagError):
+    """Accounts: a login, registration or password change was refused."""
+
+    code = "auth"
+
+
+class InvalidLoginError(AuthError):
+    """Wrong user name or password (never says which)."""
+
+    code = "invalid_login"
+
+
+class TooManyAttemptsError(AuthError):
+    code = "too_many_attempts"
+
+
+class WeakPasswordError(AuthError):
+    code = "weak_password"
+
+
+class UserExistsError(AuthError):
+    code = "user_exists"
+
+
+class InvalidUserNameError(AuthError):
+    code = "invalid_user_name"
+
+
+class UserNotFoundError(AuthError):
+    code = "user_not_found"
+
+
+class RegistrationClosedError(AuthError):
+    code = "registration_closed"
+
+
+class InvalidInviteError(AuthError):
+    code = "invalid_invite"
+
+
+class LastAdminError(AuthError):
+    code = "last_admin"
 
 
 class GenerationError(RagError):

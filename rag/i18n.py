@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import TypeVar
 
 from rag.errors import RagError
+from rag.i18n_accounts import ACCOUNT_ERRORS, ACCOUNT_STRINGS
 from rag.llm import Hardware
 
 T = TypeVar("T")
@@ -100,6 +101,8 @@ S: dict[str, tuple[str, str]] = {  # key: (Spanish, English)
     "docs.report": ("Resultado", "Result"),
     "docs.clear_report": ("Ocultar", "Dismiss"),
     "stage.parse": ("Leyendo el texto", "Reading the text"),
+    "stage.ocr": ("Reconociendo texto (OCR) {done}/{total} páginas",
+                  "Reading scanned pages (OCR) {done}/{total}"),
     "stage.chunk": ("Dividiendo en fragmentos", "Splitting into chunks"),
     "stage.embed": ("Calculando vectores {done}/{total}", "Embedding {done}/{total}"),
     "stage.index": ("Guardando en el índice", "Saving to the index"),
@@ -183,6 +186,10 @@ ERRORS: dict[str, tuple[str, str]] = {  # error code: (Spanish, English); {param
                   "“{name}” is too large to process."),
     "no_text": ("«{name}» no tiene texto (¿imágenes escaneadas?): no se hace OCR.",
                 "“{name}” has no text (scanned images?): OCR is not supported."),
+    "no_text_ocr": ("«{name}» no tiene capa de texto y el OCR no reconoció texto en sus "
+                    "páginas (¿escaneo en blanco o ilegible?).",
+                    "“{name}” has no text layer, and OCR found no text on its pages (blank or "
+                    "unreadable scans?)."),
     "timeout": ("«{name}» tardó demasiado en procesarse.",
                 "“{name}” took too long to process."),
     "unreadable": ("No se pudo leer «{name}».", "“{name}” could not be read."),
@@ -207,6 +214,14 @@ ERRORS: dict[str, tuple[str, str]] = {  # error code: (Spanish, English); {param
                           "{limit}.",
                           "The question is too long ({length} characters); the limit is "
                           "{limit}."),
+    "store_unavailable": ("No se puede conectar con la base de datos ({where}). Comprueba que "
+                          "esté en marcha y vuelve a intentarlo.",
+                          "The database ({where}) cannot be reached. Check that it is running "
+                          "and try again."),
+    "model_server": ("El servidor del modelo ({server}) no responde: {reason}. Comprueba que "
+                     "esté en marcha y vuelve a intentarlo.",
+                     "The model server ({server}) is not answering: {reason}. Check that it "
+                     "is running and try again."),
 }
 
 # Engine warnings are English sentences; the common ones get a Spanish rendering.
@@ -232,6 +247,9 @@ WARNINGS_ES: list[tuple[re.Pattern[str], str]] = [
      "el PDF está dañado: su texto se leyó con un lector alternativo"),
     (re.compile(r"^the PDF was damaged and has been repaired: .*$"),
      "el PDF estaba dañado y se reparó: puede faltar texto"),
+    (re.compile(r"^pages? (.*) had no text layer and (?:was|were) read by OCR "
+                r"\(mean confidence (\d+)%\)$"),
+     r"sin capa de texto, leído con OCR (confianza media \2 %): página(s) \1"),
 ]
 
 
@@ -288,6 +306,8 @@ def hardware_text(hardware: Hardware, lang: str) -> str:
     """``Hardware.describe()`` in ``lang``."""
     if lang != "es":
         return hardware.describe()
+    if hardware.server:
+        return f"Servidor del modelo: {hardware.server}"
     if hardware.gpu and hardware.layers_offloaded:
         return f"GPU: {hardware.layers_offloaded}/{hardware.layers_total} capas en la GPU"
     return f"CPU, {hardware.threads} hilos"
@@ -327,3 +347,7 @@ def plain_stream(pieces: Iterable[str]) -> Iterator[str]:
             pending = pending[cut:]
     if pending:
         yield plain(pending)
+
+
+S.update(ACCOUNT_STRINGS)
+ERRORS.update(ACCOUNT_ERRORS)

@@ -19,6 +19,8 @@ log = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SETTINGS_FILE = "settings.json"
+ENV_ONLY = frozenset({"data_dir", "database_url", "llm_api_key"})
+"""Never read from (or written to) ``settings.json``: secrets and the data dir itself."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,34 @@ class Settings:
     parse_memory_mb: int = 1024
     """Memory the worker may use to read one file (``RLIMIT_AS``): a 150 MB DOCX needs under
     512 MB; a decompression bomb hits the limit within seconds and is skipped."""
+    ocr: str = "auto"
+    """PDF pages without a text layer (scans): ``auto`` reads them with Tesseract in the
+    document's language (from its other pages' text, else Spanish or English as the first
+    page reads); a Tesseract language (``spa``, ``eng``, ``spa+eng``); or ``off``."""
+    database_url: str = ""
+    """Empty: the embedded store (SQLite + FAISS in the data dir). ``postgresql://user:pw@host/db``:
+    PostgreSQL 15+ with pgvector, shared by every app process pointed at it. Read from the
+    environment only (``RAG_DATABASE_URL``): it may hold a password."""
+    ann_min_chunks: int = 20_000
+    """Embedded store: from this many chunks on, approximate (IVF) vector search; filtered
+    searches stay exact."""
+    llm_url: str = ""
+    """Empty: run the GGUF in-process. ``http://host:port/v1``: an OpenAI-compatible model
+    server (llama.cpp, llama-cpp-python, vLLM, or a hosted endpoint)."""
+    llm_api_key: str = ""
+    """Bearer token for ``llm_url``; environment only (``RAG_LLM_API_KEY``), never saved."""
+    llm_model: str = ""
+    """Model name sent to the server (empty: the server's first model)."""
+    llm_timeout_s: float = 60.0
+    """Model server: seconds to wait for a connection or for the next piece of an answer."""
+    auth: str = "on"
+    """``on``: local accounts (log in; each person has their own library and chats);
+    ``off``: single-person mode, no login (read from the environment or the data dir's
+    own ``settings.json``, never from a user's)."""
+    session_days: float = 7.0
+    """A login lasts this long at most."""
+    session_idle_hours: float = 24.0
+    """A login unused for this long ends."""
 
     def with_changes(self, **changes: object) -> Settings:
         return dataclasses.replace(self, **changes)
@@ -93,7 +123,7 @@ def load_settings(data_dir: str | os.PathLike[str] | None = None, **overrides: o
     if saved.is_file():
         try:
             stored = json.loads(saved.read_text(encoding="utf-8"))
-            known = {f.name for f in fields(Settings)} - {"data_dir"}
+            known = {f.name for f in fields(Settings)} - ENV_ONLY
             values.update({k: v for k, v in stored.items() if k in known})
         except (OSError, ValueError) as exc:
             log.warning("ignoring unreadable %s: %s", saved, exc)
@@ -117,7 +147,7 @@ def save_settings(settings: Settings, **changes: object) -> Settings:
             stored = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             stored = {}
-    stored.update(changes)
+    stored.update({k: v for k, v in changes.items() if k not in ENV_ONLY})
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, json.dumps(stored, indent=2, sort_keys=True))
     return settings.with_changes(**changes)

@@ -86,6 +86,7 @@ def test_delete_leaves_no_byte_of_the_text(service):
     assert _files_holding(data_dir, SECRET)  # the check can see it while stored
     service.delete_document("secreto.txt")
     assert _files_holding(data_dir, SECRET) == []
+    assert _files_holding(data_dir, "zqxj") == []  # nor its words in the full-text index
     assert _names(service) == {"otro.txt"}
     assert service.search("cacao", k=1)[0].file_name == "otro.txt"
     db = data_dir / "libraries" / "default" / "library.sqlite3"
@@ -99,6 +100,7 @@ def test_replace_leaves_no_byte_of_the_old_text(service):
     report = service.ingest_bytes("claves.txt", b"Las claves se cambiaron en 2025.")
     assert report.status == "replaced"
     assert _files_holding(data_dir, SECRET) == []
+    assert _files_holding(data_dir, "zqxj") == []
     assert service.search("claves cambiaron", k=1)[0].file_name == "claves.txt"
     # The new version's original is kept, so the library can still be re-indexed.
     assert service.library.original_path("claves.txt").read_bytes().startswith(b"Las claves")
