@@ -6,13 +6,21 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
-from rag.errors import DocumentNotFoundError, RagError
+from rag.cli_input import (
+    UsageError,
+    check_documents,
+    display_name,
+    invalid_utf8,
+    positive,
+    read_history,
+    read_text,
+)
+from rag.errors import RagError
 from rag.schema import Source
 
 log = logging.getLogger("rag")
@@ -74,53 +82,11 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-class UsageError(Exception):
-    """A bad argument or input file: printed as ``error: ...``, exit status 2."""
-
-
-def _read_text(path: str, option: str) -> str:
-    """A UTF-8 text file given on the command line, or a :class:`UsageError` naming it as
-    the person wrote it (never a traceback or an absolute path)."""
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise UsageError(f"{option} {path}: {exc.strerror or 'cannot be read'}.") from None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise UsageError(f"{option} {path} is not UTF-8 text (invalid byte at position "
-                         f"{exc.start}).") from None
-
-
-def _check_documents(service, names: list[str] | None) -> None:
-    """``--doc`` names must be documents of the library."""
-    known = {d.name for d in service.list_documents()}
-    missing = [n for n in names or [] if n not in known]
-    if missing:
-        raise DocumentNotFoundError(
-            f"There is no document {', '.join(map(repr, missing))} in the library "
-            f"'{service.settings.library}' (see: python -m rag list).", name=missing[0])
-
-
-def _history(path: str) -> list:
-    from rag.schema import Turn
-
-    try:
-        raw = json.loads(_read_text(path, "--history"))
-        if not isinstance(raw, list):
-            raise TypeError
-        return [Turn(role=str(t["role"]), content=str(t["content"])) for t in raw
-                if t["role"] in ("user", "assistant")]
-    except (ValueError, TypeError, KeyError):
-        raise UsageError(f"--history {path} must be a JSON list of "
-                         '{"role": "user" | "assistant", "content": "..."} objects.') from None
-
-
 def cmd_search(args: argparse.Namespace) -> int:
     service = _service(args)
-    _check_documents(service, args.doc)
+    check_documents(service, args.doc)
     if args.queries:
-        queries = [q.strip() for q in _read_text(args.queries, "--queries").splitlines()
+        queries = [q.strip() for q in read_text(args.queries, "--queries").splitlines()
                    if q.strip()]
     elif args.question:
         queries = [args.question]
@@ -141,8 +107,8 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 def cmd_ask(args: argparse.Namespace) -> int:
     service = _service(args)
-    history = _history(args.history) if args.history else []
-    _check_documents(service, args.doc)
+    history = read_history(args.history) if args.history else []
+    check_documents(service, args.doc)
     stream = service.ask(args.question, history=history, k=args.k, documents=args.doc or None,
                          language=args.lang)
     if not args.json:
@@ -177,7 +143,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
         data = path.read_bytes()
     except OSError as exc:
         raise UsageError(f"{args.file}: {exc.strerror or 'cannot be read'}.") from None
-    document = sandbox.load_bytes(data, _display_name(path), timeout_s=settings.parse_timeout_s,
+    document = sandbox.load_bytes(data, display_name(path), timeout_s=settings.parse_timeout_s,
                                   memory_mb=settings.parse_memory_mb)
     sys.stdout.write(document.text + "\n")
     for warning in document.warnings:
@@ -236,21 +202,6 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
-def _display_name(path: Path) -> str:
-    """The file's name as text, whatever bytes it is made of."""
-    return os.fsencode(path.name).decode("utf-8", errors="replace")
-
-
-def _positive(raw: str) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number of 1 or more, not {raw!r}")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--data", help="data directory (default: ./data or $RAG_DATA_DIR)")
@@ -271,7 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
                                  ("ask", cmd_ask, "answer a question")):
         p = sub.add_parser(name, parents=[common], help=help_text)
         p.add_argument("question", nargs="?" if name == "search" else None)
-        p.add_argument("--k", type=_positive, help="passages to retrieve (1 or more)")
+        p.add_argument("--k", type=positive, help="passages to retrieve (1 or more)")
         p.add_argument("--doc", action="append", help="only this document (repeatable)")
         p.add_argument("--json", action="store_true")
         p.set_defaults(run=run)
@@ -306,24 +257,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _invalid_utf8(argv: Sequence[str]) -> str | None:
-    """The first argument that is not valid UTF-8 (Python keeps such bytes as lone
-    surrogates, which fail later, far from the cause)."""
-    for arg in argv:
-        try:
-            arg.encode("utf-8")
-        except UnicodeEncodeError:
-            return arg.encode("utf-8", errors="surrogateescape").decode("utf-8", "replace")
-    return None
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     level = logging.DEBUG if args.verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     paths = set(getattr(args, "paths", None) or [])  # file names may be any bytes
-    bad = _invalid_utf8([a for a in argv if a not in paths])
+    bad = invalid_utf8([a for a in argv if a not in paths])
     try:
         if bad is not None:
             raise UsageError(f"an argument is not valid UTF-8 text: {bad!r}")
