@@ -12,7 +12,7 @@ import pytest
 
 from rag.errors import ContextOverflowError
 from rag.schema import Turn
-from rag.service import RagService, load_llm
+from rag.service import RagService
 from rag.settings import load_settings
 
 CANARY = "PWNED"
@@ -38,7 +38,7 @@ def service(tmp_path_factory):
     long_text = " ".join(
         f"El lote {i} de la cooperativa Aurora produjo {100 + i} sacos de café en la zona "
         f"de Pinar del Río, con un rendimiento de {i % 9 + 1} quintales por hectárea."
-        for i in range(90))
+        for i in range(120))
     assert svc.ingest_bytes("lotes.txt", long_text.encode()).status == "added"
     return svc
 
@@ -96,10 +96,17 @@ def test_a_question_too_long_for_the_window_says_so(service):
 
 
 def test_summary_prompts_fit_with_a_huge_document_name(service):
-    llm = load_llm(service.settings)
-    from rag.summaries import summarize_chunks
+    """A part that fills the summary budget plus a long document name used to overflow."""
+    from rag import prompts
+    from rag.summaries import MAP_ANSWER_TOKENS, _batches, _fitted
 
+    llm = service.llm
     name = "informe " * 200
     texts = [c.text for c in service.library.chunks_of("lotes.txt")]
-    summary = "".join(summarize_chunks(llm, name, texts, "es", 48))
-    assert summary.strip()
+    budget = llm.n_ctx - max(24, MAP_ANSWER_TOKENS) - 120
+    part = _batches(texts, llm, budget)[0]
+    unfitted = prompts.summary_map_messages(name, part, "es")
+    assert llm.count_message_tokens(unfitted) > llm.n_ctx - MAP_ANSWER_TOKENS
+    fitted = _fitted(prompts.summary_map_messages, llm, name, part, "es", MAP_ANSWER_TOKENS)
+    assert llm.count_message_tokens(fitted) <= llm.n_ctx - MAP_ANSWER_TOKENS
+    assert fitted[-1]["content"].count("Pinar del Río") > 3  # the part is cut, not dropped
