@@ -11,7 +11,8 @@ default settings through ``rag.service``.
 
 Corpus: five Debian manuals as PDFs (779 pages, Spanish and English, fetched once with
 apt-get) plus the 48 XQuAD articles per language as text documents (``../shared/data/xquad``
-from the repository root).
+from the repository root; without it, the 9-article subset in tests/data/xquad, as the
+results' ``corpus.xquad_articles`` records). The smoke run needs only the repository.
 
 Each ingest runs in its own process (peak memory = that child's ``ru_maxrss``), project and
 baseline alternating, ``--repeats`` times; figures are medians. Latency and answer timings
