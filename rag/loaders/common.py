@@ -3,6 +3,7 @@ control characters that never belong in extracted text."""
 
 from __future__ import annotations
 
+import logging
 import re
 from types import ModuleType
 
@@ -26,3 +27,14 @@ def too_much_text(file_name: str) -> FileTooLargeError:
     limit = limits().MAX_CHARS
     return FileTooLargeError(f"{file_name} has more than {limit:,} characters of text, "
                              "the limit.", name=file_name, limit=limit)
+
+
+def log_failure(log: logging.Logger, what: str, exc: BaseException,
+                expected: tuple[type[BaseException], ...] = ()) -> None:
+    """Log a parser failure the user sees as "damaged" or "could not be read": an
+    ``expected`` error (what a damaged file raises) at INFO, anything else, which may be a
+    bug here or in the parser, at WARNING with its traceback so that it can be found."""
+    if isinstance(exc, expected):
+        log.info("%s: %s: %s", what, type(exc).__name__, exc)
+    else:
+        log.warning("%s: unexpected %s: %s", what, type(exc).__name__, exc, exc_info=exc)

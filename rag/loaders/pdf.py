@@ -11,8 +11,14 @@ import re
 import threading
 from typing import Any
 
-from rag.errors import CorruptFileError, EncryptedFileError, FileTooLargeError, NoTextError
-from rag.loaders.common import CONTROL_CHARS, DAMAGED, PROTECTED, limits, too_much_text
+from rag.errors import (
+    CorruptFileError,
+    EncryptedFileError,
+    FileTooLargeError,
+    NoTextError,
+    XfaFormError,
+)
+from rag.loaders.common import CONTROL_CHARS, DAMAGED, PROTECTED, limits, log_failure, too_much_text
 from rag.schema import Section
 
 log = logging.getLogger(__name__)
@@ -58,6 +64,13 @@ def _pdfium_page_text(textpage: Any) -> str:
     return "".join(out)
 
 
+def _pypdf_errors() -> tuple[type[BaseException], ...]:
+    """What pypdf raises on a damaged file (recursion: a self-referencing object)."""
+    from pypdf.errors import PyPdfError
+
+    return (PyPdfError, RecursionError, ValueError, KeyError, EOFError, OSError)
+
+
 def _pypdf_reader(data: bytes, file_name: str) -> Any:
     """A pypdf reader opened with the empty password, or None when pypdf cannot read it."""
     from pypdf import PdfReader
@@ -67,7 +80,7 @@ def _pypdf_reader(data: bytes, file_name: str) -> Any:
         decrypted = not reader.is_encrypted or reader.decrypt("")
         _ = len(reader.pages)
     except Exception as exc:
-        log.info("pypdf cannot read %s: %s", file_name, exc, exc_info=True)
+        log_failure(log, f"pypdf cannot read {file_name}", exc, _pypdf_errors())
         return None
     if not decrypted:
         raise EncryptedFileError(PROTECTED.format(file_name), name=file_name)
@@ -104,7 +117,9 @@ def _pdfium_text(pdf: Any, index: int) -> tuple[str | None, bool]:
         page.close()
         return text, blank
     except Exception as exc:
-        log.info("pdfium failed on page %d: %s", index + 1, exc, exc_info=True)
+        from pypdfium2 import PdfiumError
+
+        log_failure(log, f"pdfium failed on page {index + 1}", exc, (PdfiumError,))
         return None, False
 
 
@@ -112,7 +127,7 @@ def _pypdf_text(reader: Any, index: int) -> str | None:
     try:
         return reader.pages[index].extract_text() or "" if reader is not None else None
     except Exception as exc:
-        log.info("pypdf failed on page %d: %s", index + 1, exc, exc_info=True)
+        log_failure(log, f"pypdf failed on page {index + 1}", exc, _pypdf_errors())
         return None
 
 
@@ -128,6 +143,7 @@ def load_pdf(data: bytes, file_name: str) -> tuple[list[Section], int, list[str]
         pdf, reader = _open_pdf(data, file_name)
         try:
             n_pages = len(pdf) if pdf is not None else len(reader.pages)
+            form_type = pdfium_c.FPDF_GetFormType(pdf.raw) if pdf is not None else -1
             if reader is not None:
                 warnings.append("the PDF is damaged: its text was read with a fallback reader")
             elif not pdfium_c.FPDF_DocumentHasValidCrossReferenceTable(pdf.raw):
@@ -157,6 +173,11 @@ def load_pdf(data: bytes, file_name: str) -> tuple[list[Section], int, list[str]
                 pdf.close()
     if n_pages and unreadable == n_pages:  # e.g. a cycle in the page tree
         raise CorruptFileError(DAMAGED.format(file_name), name=file_name)
+    if not any(texts) and form_type in (pdfium_c.FORMTYPE_XFA_FULL,
+                                        pdfium_c.FORMTYPE_XFA_FOREGROUND):
+        raise XfaFormError(f"{file_name} is an XFA form (Adobe LiveCycle): its content is "
+                           "not page text. Open it in Adobe Reader, print it to a PDF and "
+                           "upload that.", name=file_name)
     if not any(texts):
         raise NoTextError(f"{file_name} has no text layer (scanned images?): OCR is not "
                           "supported.", name=file_name)
