@@ -96,13 +96,18 @@ def main() -> None:
         "Idioma · Language", list(i18n.LANGUAGES), format_func=i18n.LANGUAGES.__getitem__,
         key="ui_lang_choice", default=i18n.ui_language(st.session_state), required=True)
     lang = st.session_state[i18n.STATE_KEY] = lang or i18n.DEFAULT_LANGUAGE
+    chat = st.Page("pages/chat.py", title=i18n.t("nav.chat", lang), icon=":material/forum:",
+                   url_path="chat-home", default=True)
     pages = [
-        st.Page("pages/chat.py", title=i18n.t("nav.chat", lang), icon=":material/forum:",
-                url_path="chat", default=True),
+        chat,
         st.Page("pages/documents.py", title=i18n.t("nav.documents", lang),
                 icon=":material/folder_open:", url_path="documents"),
         st.Page("pages/settings.py", title=i18n.t("nav.settings", lang),
                 icon=":material/tune:", url_path="settings"),
+        # The default page is served at "/": "/chat" leads there too, instead of Streamlit's
+        # "Page not found" dialog (hidden: not in the menu).
+        st.Page(lambda: st.switch_page(chat), title=i18n.t("nav.chat", lang), url_path="chat",
+                visibility="hidden"),
     ]
     page = st.navigation(pages)
     try:

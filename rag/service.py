@@ -14,7 +14,7 @@ from pathlib import Path
 from rag import gguf, prompts, sandbox
 from rag.budget import fit_prompt
 from rag.chunking import Chunker, embedding_text
-from rag.embedding import EMBEDDERS, Embedder, embedder_class, get_embedder
+from rag.embedding import Embedder, embedder_class, get_embedder
 from rag.errors import FileTooLargeError, RagError
 from rag.language import resolve_language
 from rag.library import Library, library_root
@@ -357,10 +357,6 @@ class RagService:
 
     def available_models(self) -> list[ModelInfo]:
         return gguf.available_models(self.settings.models_dir)
-
-    @staticmethod
-    def embedders() -> list[str]:
-        return list(EMBEDDERS)
 
 
 def create_service(settings: Settings) -> RagService:
