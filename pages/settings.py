@@ -10,12 +10,13 @@ from pathlib import Path
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
+import accounts_ui
 from rag import i18n
 from rag import service as engine
 from rag.embedding import embedder_class
 from rag.errors import RagError
 from rag.schema import ModelInfo
-from rag.settings import Settings, load_settings, save_settings
+from rag.settings import Settings, save_settings
 
 if PagesManager.uses_pages_directory:  # run without the router: see app.py
     PagesManager.uses_pages_directory = False
@@ -110,7 +111,7 @@ def hardware(settings: Settings, service: engine.RagService) -> None:
 
 
 def main() -> None:
-    settings = load_settings()
+    settings = accounts_ui.user_settings()
     service = st.cache_resource(engine.create_service, show_spinner=False,
                                 max_entries=1)(settings)
     st.title(t("set.title"))

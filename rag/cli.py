@@ -1,4 +1,5 @@
-"""Command line: ``python -m rag ingest|search|ask|extract|list|delete|summarize|reindex``."""
+"""Command line: ``python -m rag ingest|search|ask|extract|list|delete|summarize|reindex|users``.
+"""
 
 from __future__ import annotations
 
@@ -31,10 +32,22 @@ def _service(args: argparse.Namespace):
 
     overrides = {"library": args.library, "embedder": args.embedder,
                  "model": getattr(args, "model", None)}
-    settings = load_settings(args.data, **overrides)
+    settings = load_settings(_home(args), **overrides)
     for issue in settings.issues:  # shown even with --quiet, which hides the log
         print(f"warning: {issue.describe()}", file=sys.stderr)
     return RagService(settings)
+
+
+def _home(args: argparse.Namespace) -> str | Path | None:
+    """The data dir of ``--user`` (their own home), else ``--data`` (the data dir itself:
+    single-person mode, which is also the first administrator's home)."""
+    if not getattr(args, "user", None):
+        return args.data
+    from rag.settings import load_settings
+    from rag.users_cli import accounts_for
+
+    accounts = accounts_for(load_settings(args.data))
+    return accounts.home(accounts.get(args.user))
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -189,6 +202,8 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--data", help="data directory (default: ./data or $RAG_DATA_DIR)")
     common.add_argument("--library", help="library name (default: 'default')")
     common.add_argument("--embedder", help="minilm | use-multilingual")
+    common.add_argument("--user", help="act on this account's library and chats "
+                        "(default: the data dir's own, i.e. the first administrator's)")
     common.add_argument("-q", "--quiet", action="store_true", help="no progress bars or logs")
     common.add_argument("-v", "--verbose", action="store_true")
     parser = argparse.ArgumentParser(prog="python -m rag", description=__doc__)
@@ -231,6 +246,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_reindex)
     p = sub.add_parser("models", parents=[common], help="list runnable models")
     p.set_defaults(run=cmd_models)
+    from rag.users_cli import add_users_parser
+
+    add_users_parser(sub, common)
     return parser
 
 

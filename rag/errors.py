@@ -85,3 +85,47 @@ class InvisibleNameError(InvalidNameError):
     """A file name made only of invisible characters (zero-width, blank letters)."""
 
     code = "invisible_name"
+
+
+class AuthError(RagError):
+    """Accounts: a login, registration or password change was refused."""
+
+    code = "auth"
+
+
+class InvalidLoginError(AuthError):
+    """Wrong user name or password (never says which)."""
+
+    code = "invalid_login"
+
+
+class TooManyAttemptsError(AuthError):
+    code = "too_many_attempts"
+
+
+class WeakPasswordError(AuthError):
+    code = "weak_password"
+
+
+class UserExistsError(AuthError):
+    code = "user_exists"
+
+
+class InvalidUserNameError(AuthError):
+    code = "invalid_user_name"
+
+
+class UserNotFoundError(AuthError):
+    code = "user_not_found"
+
+
+class RegistrationClosedError(AuthError):
+    code = "registration_closed"
+
+
+class InvalidInviteError(AuthError):
+    code = "invalid_invite"
+
+
+class LastAdminError(AuthError):
+    code = "last_admin"

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import TypeVar
 
 from rag.errors import RagError
+from rag.i18n_accounts import ACCOUNT_ERRORS, ACCOUNT_STRINGS
 from rag.invisible import strip_invisible
 from rag.llm import Hardware
 from rag.settings_checks import SettingIssue
@@ -371,3 +372,7 @@ def plain_stream(pieces: Iterable[str]) -> Iterator[str]:
             pending = pending[cut:]
     if pending:
         yield plain(pending)
+
+
+S.update(ACCOUNT_STRINGS)
+ERRORS.update(ACCOUNT_ERRORS)

@@ -18,6 +18,8 @@ RULES: dict[str, tuple] = {
     "n_gpu_layers": (int, -1, 100_000), "n_threads": (int, 0, 1024),
     "language": (str, ("auto", "es", "en")), "max_upload_mb": (int, 1, 10_240),
     "parse_timeout_s": (float, 1.0, 86_400.0), "parse_memory_mb": (int, 128, 1_048_576),
+    "auth": (str, ("on", "off")), "session_days": (float, 0.01, 3650.0),
+    "session_idle_hours": (float, 0.01, 87_600.0),
 }
 _TYPES = {"int": int, "float": float, "str": str, "bool": bool}
 _WORDS = {int: "an integer", float: "a number", str: "text", bool: "true or false"}
