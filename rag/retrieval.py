@@ -7,6 +7,7 @@ import numpy as np
 
 from rag.bm25 import normalize
 from rag.embedding import Embedder
+from rag.invisible import strip_invisible
 from rag.library import Library
 from rag.schema import Source
 
@@ -29,7 +30,10 @@ def reciprocal_rank_fusion(rankings: list[list[int]], weights: list[float] | Non
 
 def hybrid_search(library: Library, embedder: Embedder, query: str, k: int = 4,
                   documents: list[str] | None = None) -> list[Source]:
-    """The ``k`` best passages for ``query``, optionally only from ``documents``."""
+    """The ``k`` best passages for ``query``, optionally only from ``documents``. Invisible
+    characters in the query (a zero-width space pasted inside a word) are dropped, as they
+    are from the passages."""
+    query = strip_invisible(query)
     if not query.strip() or k <= 0:
         return []
     allowed = library.allowed_ids(documents)

@@ -181,7 +181,7 @@ def test_engine_stores_and_finds_what_the_verdicts_read(service) -> None:
     assert all(r.status == "added" for r in reports.values()), reports
     assert reports["nota.pdf"].warnings == [
         "named .pdf but its content is a Word document (.docx): read as such"]
-    hits = service.search("contraseña del almacén", k=1)
+    hits = service.search("con\u200btraseña del alma\u200dcén", k=1)  # a pasted question
     assert hits[0].file_name == "spoof.txt"
     assert "contraseña" in hits[0].text and "00.000.1" in hits[0].text
     assert not has_invisible(hits[0].text + hits[0].citation)
