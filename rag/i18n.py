@@ -8,15 +8,14 @@ messages with :func:`error_message`.
 from __future__ import annotations
 
 import re
-import string
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Mapping
 from typing import TypeVar
 
 from rag.errors import RagError
 from rag.i18n_accounts import ACCOUNT_ERRORS, ACCOUNT_STRINGS
-from rag.invisible import strip_invisible
+from rag.i18n_settings import setting_issue_text
+from rag.inert import WORD_JOINER, plain, plain_stream
 from rag.llm import Hardware
-from rag.settings_checks import SettingIssue
 
 T = TypeVar("T")
 
@@ -295,38 +294,6 @@ def warning_text(warning: str, lang: str) -> str:
     return warning
 
 
-_EXPECTED_ES: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"^an integer from (\S+) to (\S+)$"), r"un número entero de \1 a \2"),
-    (re.compile(r"^a number from (\S+) to (\S+)$"), r"un número de \1 a \2"),
-    (re.compile(r"^one of (.*)$"), r"uno de: \1"),
-    (re.compile(r"^less than (\S+) \((\S+)\)$"), r"menor que \1 (\2)"),
-    (re.compile(r"^text$"), "texto"),
-    (re.compile(r"^true or false$"), "true o false"),
-]
-
-
-def setting_issue_text(issue: SettingIssue, lang: str) -> str:
-    """A :class:`~rag.settings_checks.SettingIssue` for the screen, as inert Markdown."""
-    key, source, value = plain(issue.key), plain(issue.source), plain(issue.value)
-    if lang != "es":
-        return plain(issue.describe())
-    if issue.key == "settings.json":
-        if issue.value:  # set aside on save
-            return (f"No se pudo leer settings\\.json: se guardó aparte como {value} y se "
-                    "escribió uno nuevo.")
-        return ("No se pudo leer settings\\.json: se usan los valores por defecto. Se "
-                "conserva tal cual y se guardará aparte (sin sobrescribirlo) al guardar los "
-                "ajustes.")
-    if not issue.expected:
-        return f"{source}: «{key}» no es un ajuste; se ignoró."
-    expected = issue.expected
-    for pattern, spanish in _EXPECTED_ES:
-        if pattern.match(expected):
-            expected = pattern.sub(spanish, expected)
-            break
-    return f"{source}: «{key}» debe ser {plain(expected)}, no {value}; se ignoró."
-
-
 def hardware_text(hardware: Hardware, lang: str) -> str:
     """``Hardware.describe()`` in ``lang``."""
     if lang != "es":
@@ -342,37 +309,7 @@ def number(value: float, lang: str, decimals: int = 0) -> str:
     return text.replace(",", "\0").replace(".", ",").replace("\0", ".") if lang == "es" else text
 
 
-_MARKDOWN_SPECIAL = re.compile("([" + re.escape(string.punctuation) + "])")
-# The Markdown renderer turns bare URLs, www. names and e-mail addresses into links even
-# when escaped; a word joiner (U+2060, invisible) after the scheme, "www" or "@" stops it.
-_AUTOLINK = re.compile(r"(?i)(\b(?:https?|ftp|mailto|file|javascript|data)(?=:)|\bwww(?=\.)|@)")
-WORD_JOINER = "\u2060"
-
-
-def plain(text: str) -> str:
-    """``text`` as inert Markdown: every ASCII punctuation character is backslash-escaped
-    and would-be autolinks are broken, so links, images, HTML, emphasis, LaTeX and
-    Streamlit directives show as typed; line breaks are kept. Bidi controls and zero-width
-    characters are removed (:func:`~rag.invisible.strip_invisible`), so what shows is what
-    is there."""
-    text = _AUTOLINK.sub(lambda m: m.group(0) + WORD_JOINER, strip_invisible(text))
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", text).replace("\n", "  \n")
-
-
-def plain_stream(pieces: Iterable[str]) -> Iterator[str]:
-    """:func:`plain` for streamed text. Text is passed on up to its last whitespace, so
-    a URL split across pieces is still recognized; the result equals ``plain`` of the
-    whole."""
-    pending = ""
-    for piece in pieces:
-        pending += piece
-        cut = max(pending.rfind(" "), pending.rfind("\n"), pending.rfind("\t")) + 1
-        if cut:
-            yield plain(pending[:cut])
-            pending = pending[cut:]
-    if pending:
-        yield plain(pending)
-
-
 S.update(ACCOUNT_STRINGS)
 ERRORS.update(ACCOUNT_ERRORS)
+
+__all__ = ["WORD_JOINER", "plain", "plain_stream", "setting_issue_text"]
