@@ -11,6 +11,7 @@ import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
 import accounts_ui
+import admin_ui
 from rag import i18n
 from rag import service as engine
 from rag.embedding import embedder_class
@@ -133,6 +134,8 @@ def main() -> None:
                 st.switch_page("pages/documents.py")
     settings_form(settings, service)
     hardware(settings, service)
+    if accounts_ui.enabled() and accounts_ui.is_admin():
+        admin_ui.administration(service, LANG)
 
 
 try:

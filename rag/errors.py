@@ -87,6 +87,18 @@ class InvisibleNameError(InvalidNameError):
     code = "invisible_name"
 
 
+class StoreUnavailableError(RagError):
+    """The database holding the libraries cannot be reached."""
+
+    code = "store_unavailable"
+
+
+class ModelServerError(RagError):
+    """The model server is down, timed out, or refused the request."""
+
+    code = "model_server"
+
+
 class AuthError(RagError):
     """Accounts: a login, registration or password change was refused."""
 

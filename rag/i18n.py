@@ -213,6 +213,14 @@ ERRORS: dict[str, tuple[str, str]] = {  # error code: (Spanish, English); {param
                         "Model file not found: {path}. Pick another one on “Settings”."),
     "model_load": ("No se pudo cargar el modelo {model}. Elige otro en «Ajustes».",
                    "Could not load the model {model}. Pick another one on “Settings”."),
+    "store_unavailable": ("No se puede conectar con la base de datos ({where}). Comprueba que "
+                          "esté en marcha y vuelve a intentarlo.",
+                          "The database ({where}) cannot be reached. Check that it is running "
+                          "and try again."),
+    "model_server": ("El servidor del modelo ({server}) no responde: {reason}. Comprueba que "
+                     "esté en marcha y vuelve a intentarlo.",
+                     "The model server ({server}) is not answering: {reason}. Check that it "
+                     "is running and try again."),
 }
 
 # Engine warnings are English sentences; the common ones get a Spanish rendering.
@@ -298,6 +306,8 @@ def hardware_text(hardware: Hardware, lang: str) -> str:
     """``Hardware.describe()`` in ``lang``."""
     if lang != "es":
         return hardware.describe()
+    if hardware.server:
+        return f"Servidor del modelo: {hardware.server}"
     if hardware.gpu and hardware.layers_offloaded:
         return f"GPU: {hardware.layers_offloaded}/{hardware.layers_total} capas en la GPU"
     return f"CPU, {hardware.threads} hilos"

@@ -31,6 +31,9 @@ def setting_issue_text(issue: SettingIssue, lang: str) -> str:
                 "ajustes.")
     if not issue.expected:
         return f"{source}: «{key}» no es un ajuste; se ignoró."
+    if issue.expected == "environment only":
+        return (f"{source}: «{key}» solo se lee del entorno "
+                f"({plain('RAG_' + issue.key.upper())}); se ignoró.")
     expected = issue.expected
     for pattern, spanish in _EXPECTED_ES:
         if pattern.match(expected):

@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SETTINGS_FILE = "settings.json"
+ENV_ONLY = frozenset({"data_dir", "database_url", "llm_api_key"})
+"""Never read from (or written to) ``settings.json``: secrets and the data dir itself."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,22 @@ class Settings:
     parse_memory_mb: int = 1024
     """Memory the worker may use to read one file (``RLIMIT_AS``): a 150 MB DOCX needs under
     512 MB; a decompression bomb hits the limit within seconds and is skipped."""
+    database_url: str = ""
+    """Empty: the embedded store (SQLite + FAISS in the data dir). ``postgresql://user:pw@host/db``:
+    PostgreSQL 15+ with pgvector, shared by every app process pointed at it. Read from the
+    environment only (``RAG_DATABASE_URL``): it may hold a password."""
+    ann_min_chunks: int = 20_000
+    """Embedded store: from this many chunks on, approximate (IVF) vector search; filtered
+    searches stay exact."""
+    llm_url: str = ""
+    """Empty: run the GGUF in-process. ``http://host:port/v1``: an OpenAI-compatible model
+    server (llama.cpp, llama-cpp-python, vLLM, or a hosted endpoint)."""
+    llm_api_key: str = ""
+    """Bearer token for ``llm_url``; environment only (``RAG_LLM_API_KEY``), never saved."""
+    llm_model: str = ""
+    """Model name sent to the server (empty: the server's first model)."""
+    llm_timeout_s: float = 60.0
+    """Model server: seconds to wait for a connection or for the next piece of an answer."""
     auth: str = "on"
     """``on``: local accounts (log in; each person has their own library and chats);
     ``off``: single-person mode, no login (read from the environment or the data dir's
@@ -106,7 +124,10 @@ def _read_saved(path: Path) -> tuple[dict[str, object], list[SettingIssue]]:
     issues = []
     known = _setting_fields()
     for key, raw in stored.items():
-        if key not in known or key == "data_dir":
+        if key in ENV_ONLY and key in known:  # (a secret: its value is not repeated)
+            issues.append(SettingIssue(key, SETTINGS_FILE, "", "environment only"))
+            continue
+        if key not in known:
             issues.append(SettingIssue(str(key)[:60], SETTINGS_FILE, repr(raw)[:60], ""))
             continue
         value, issue = check_value(key, known[key], raw, SETTINGS_FILE)
@@ -165,7 +186,7 @@ def save_settings(settings: Settings, **changes: object) -> Settings:
                                        f"could not be read: it was kept as {aside.name} and "
                                        "a new one was written"))
             stored = {}
-    stored.update(changes)
+    stored.update({k: v for k, v in changes.items() if k not in ENV_ONLY})
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, json.dumps(stored, indent=2, sort_keys=True))
     return settings.with_changes(**changes, issues=tuple(issues))

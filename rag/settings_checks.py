@@ -19,7 +19,8 @@ RULES: dict[str, tuple] = {
     "language": (str, ("auto", "es", "en")), "max_upload_mb": (int, 1, 10_240),
     "parse_timeout_s": (float, 1.0, 86_400.0), "parse_memory_mb": (int, 128, 1_048_576),
     "auth": (str, ("on", "off")), "session_days": (float, 0.01, 3650.0),
-    "session_idle_hours": (float, 0.01, 87_600.0),
+    "session_idle_hours": (float, 0.01, 87_600.0), "ann_min_chunks": (int, 0, 10**9),
+    "llm_timeout_s": (float, 1.0, 3600.0),
 }
 _TYPES = {"int": int, "float": float, "str": str, "bool": bool}
 _WORDS = {int: "an integer", float: "a number", str: "text", bool: "true or false"}
@@ -40,6 +41,9 @@ class SettingIssue:
             return f"settings.json {self.expected}"
         if not self.expected:
             return f"{self.source}: {self.key} is not a setting; it was ignored"
+        if self.expected == "environment only":
+            return (f"{self.source}: {self.key} is read from the environment only "
+                    f"(RAG_{self.key.upper()}); it was ignored")
         return (f"{self.source}: {self.key} must be {self.expected}, not {self.value}; "
                 "it was ignored")
 

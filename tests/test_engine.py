@@ -236,7 +236,7 @@ def test_hardware_is_reported_for_the_loaded_model(service):
     import llama_cpp
 
     from rag import gguf
-    from rag.service import _placement
+    from rag.components import _placement
 
     path = gguf.resolve_model(service.settings.model, service.settings.models_dir)
     predicted = _placement(str(path), path.stat().st_mtime_ns, service.settings.n_gpu_layers,

@@ -66,7 +66,7 @@ def test_a_bug_while_reading_a_pdf_page_is_logged_with_its_traceback(caplog,
     def broken(_textpage):
         raise TypeError("unsupported operand type(s)")  # a bug in the layout code
 
-    monkeypatch.setattr(pdf, "_pdfium_page_text", broken)
+    monkeypatch.setattr(pdf, "pdfium_lines", broken)
     caplog.set_level(logging.INFO)
     doc = load_bytes(make_pdf(["Primera página.", "Segunda página."]), "informe.pdf")
     assert doc.warnings == ["page 1 was read with a fallback extractor",
