@@ -20,7 +20,7 @@ from browser_support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, streamlit_server
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 NAME = "__Informe__ [enlace](evil.example) ![img](x.png) `claves`.txt"
-EMPTY = "**vacío** [x](javascript_alert(1)).txt"
+EMPTY = "__vacío__ [x](javascript_alert(1)).txt"
 TEXT = ("Informe del almacén de Gibara. La con\u200btra\u200dseña del almacén es TULIPÁN-88.\n"
         "El saldo de la cuenta es \u202e00.000.1\u202c pesos.\n")
 QUESTION = "¿Cuál es la contraseña del almacén de Gibara?"
@@ -58,11 +58,11 @@ def test_paths_notices_and_invisible_characters(app_url: str) -> None:
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 1000})
             page.set_default_timeout(60_000)
-            for path, heading in (("/chat", "Chat con tus documentos"), ("/", "Chat con tus "
+            for path, heading in (("/", "Chat con tus documentos"), ("/chat", "Chat con tus "
                                   "documentos"), ("/documents", "Documentos"),
                                   ("/settings", "Ajustes")):
                 page.goto(app_url + path)
-                expect(page.get_by_role("heading", name=heading)).to_be_visible()
+                expect(page.get_by_role("heading", name=heading)).to_be_visible(timeout=60_000)
                 _idle(page)
                 assert not page.get_by_text(re.compile("Page not found|not found",
                                                        re.I)).count(), path
@@ -76,13 +76,13 @@ def test_paths_notices_and_invisible_characters(app_url: str) -> None:
             main = page.get_by_role("main")
             expect(main.get_by_text(f"{NAME} — añadido")).to_be_visible(timeout=120_000)
             error = page.get_by_test_id("stAlertContentError")
-            expect(error).to_have_text(f"«{EMPTY}» está vacío.")
+            expect(error).to_contain_text(f"«{EMPTY}» está vacío.")
             _idle(page)
             assert page.evaluate(MARKUP) == []
 
             page.goto(app_url + "/chat")
             box = page.get_by_test_id("stChatInput").locator("textarea")
-            expect(box).to_be_enabled()
+            expect(box).to_be_enabled(timeout=60_000)
             box.fill(QUESTION)
             box.press("Enter")
             expect(main.get_by_text(re.compile(r"Fuentes:.*Informe"))).to_be_visible(
