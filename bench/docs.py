@@ -44,11 +44,12 @@ def _before_document(path: Path):
     """The manual as the loader read it before: one section per page, nothing removed."""
     import hashlib
 
+    from rag.loaders import ParseOptions
     from rag.loaders.pdf import _read_pages, clean_pdf_text
     from rag.schema import LoadedDocument, Section
 
     data = path.read_bytes()
-    pages, _, n_pages, warnings, _ = _read_pages(data, path.name)
+    pages, _, n_pages, warnings, _, _ = _read_pages(data, path.name, ParseOptions(ocr="off"))
     sections = [Section(clean_pdf_text(p.text()), page=i + 1) for i, p in enumerate(pages)
                 if p is not None and clean_pdf_text(p.text())]
     return LoadedDocument(path.name, "pdf", sections, hashlib.sha256(data).hexdigest(),

@@ -46,7 +46,11 @@ class Tracker:
     def __call__(self, progress: engine.IngestProgress) -> None:
         if progress.file_name != self.name:
             self._start(progress.file_name)
-        if progress.stage == "embed":
+        if progress.stage == "ocr":
+            share = progress.done / progress.total if progress.total else 1.0
+            self.bar.progress(0.03 + 0.09 * share, text=t("stage.ocr", done=progress.done,
+                                                          total=progress.total))
+        elif progress.stage == "embed":
             share = progress.done / progress.total if progress.total else 1.0
             text = t("stage.embed", done=progress.done, total=progress.total)
             if progress.done == 0:

@@ -55,6 +55,12 @@ class XfaFormError(DocumentError):
     code = "xfa_form"
 
 
+class OcrFoundNothingError(NoTextError):
+    """No text layer, and OCR read nothing on the pages either."""
+
+    code = "no_text_ocr"
+
+
 class ParseTimeoutError(DocumentError):
     code = "timeout"
 

@@ -102,6 +102,8 @@ S: dict[str, tuple[str, str]] = {  # key: (Spanish, English)
     "docs.report": ("Resultado", "Result"),
     "docs.clear_report": ("Ocultar", "Dismiss"),
     "stage.parse": ("Leyendo el texto", "Reading the text"),
+    "stage.ocr": ("Reconociendo texto (OCR) {done}/{total} páginas",
+                  "Reading scanned pages (OCR) {done}/{total}"),
     "stage.chunk": ("Dividiendo en fragmentos", "Splitting into chunks"),
     "stage.embed": ("Calculando vectores {done}/{total}", "Embedding {done}/{total}"),
     "stage.index": ("Guardando en el índice", "Saving to the index"),
@@ -187,6 +189,10 @@ ERRORS: dict[str, tuple[str, str]] = {  # error code: (Spanish, English); {param
                   "“{name}” is too large to process."),
     "no_text": ("«{name}» no tiene texto (¿imágenes escaneadas?): no se hace OCR.",
                 "“{name}” has no text (scanned images?): OCR is not supported."),
+    "no_text_ocr": ("«{name}» no tiene capa de texto y el OCR no reconoció texto en sus "
+                    "páginas (¿escaneo en blanco o ilegible?).",
+                    "“{name}” has no text layer, and OCR found no text on its pages (blank or "
+                    "unreadable scans?)."),
     "timeout": ("«{name}» tardó demasiado en procesarse.",
                 "“{name}” took too long to process."),
     "unreadable": ("No se pudo leer «{name}».", "“{name}” could not be read."),
@@ -248,6 +254,9 @@ WARNINGS_ES: list[tuple[re.Pattern[str], str]] = [
      "el PDF está dañado: su texto se leyó con un lector alternativo"),
     (re.compile(r"^the PDF was damaged and has been repaired: .*$"),
      "el PDF estaba dañado y se reparó: puede faltar texto"),
+    (re.compile(r"^pages? (.*) had no text layer and (?:was|were) read by OCR "
+                r"\(mean confidence (\d+)%\)$"),
+     r"sin capa de texto, leído con OCR (confianza media \2 %): página(s) \1"),
 ]
 
 

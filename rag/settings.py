@@ -68,6 +68,10 @@ class Settings:
     parse_memory_mb: int = 1024
     """Memory the worker may use to read one file (``RLIMIT_AS``): a 150 MB DOCX needs under
     512 MB; a decompression bomb hits the limit within seconds and is skipped."""
+    ocr: str = "auto"
+    """PDF pages without a text layer (scans): ``auto`` reads them with Tesseract in the
+    document's language (from its other pages' text, else Spanish or English as the first
+    page reads); a Tesseract language (``spa``, ``eng``, ``spa+eng``); or ``off``."""
     database_url: str = ""
     """Empty: the embedded store (SQLite + FAISS in the data dir). ``postgresql://user:pw@host/db``:
     PostgreSQL 15+ with pgvector, shared by every app process pointed at it. Read from the

@@ -165,8 +165,9 @@ CASES = [
     ("encrypted PDF, empty password", "open-protected.pdf",
      lambda: make_pdf(["Documento protegido sin contraseña: el inventario de tornillos."],
                       encrypt_password=""), "added", ""),
-    ("PDF without a text layer", "scan.pdf", lambda: make_pdf([None, None]), "no_text",
-     "scan.pdf has no text layer (scanned images?): OCR is not supported."),
+    ("PDF without a text layer, nothing to OCR", "scan.pdf", lambda: make_pdf([None, None]),
+     "no_text_ocr", "scan.pdf has no text layer, and OCR found no text on its pages (blank or "
+     "unreadable scans?)."),
     ("PDF decompression bomb (1 MB -> 1 GB FlateDecode)", "bomb.pdf", pdf_bomb, "too_large",
      "bomb.pdf needs more than 1024 MB of memory to read and was skipped."),
     ("PDF page-tree cycle", "loop.pdf", pdf_pages_cycle, "corrupt",

@@ -29,7 +29,7 @@ from rag.errors import (
     NoTextError,
     UnsupportedFileError,
 )
-from rag.loaders import detect_kind, load_bytes, load_file, safe_file_name
+from rag.loaders import ParseOptions, detect_kind, load_bytes, load_file, safe_file_name
 
 PAGES = [
     "Primera página: información sobre el año fiscal.\nUna segunda línea.",
@@ -99,8 +99,11 @@ def test_pdf_page_without_text_warns() -> None:
 
 
 def test_pdf_without_any_text_raises() -> None:
-    with pytest.raises(NoTextError, match=r"scan\.pdf has no text layer \(scanned images\?\)"):
+    """Drawn shapes only: OCR runs and finds nothing; without OCR, the old message."""
+    with pytest.raises(NoTextError, match=r"scan\.pdf has no text layer, and OCR found no"):
         load_bytes(make_pdf([None, ""]), "scan.pdf")
+    with pytest.raises(NoTextError, match=r"scan\.pdf has no text layer \(scanned images\?\)"):
+        load_bytes(make_pdf([None, ""]), "scan.pdf", ParseOptions(ocr="off"))
 
 
 def test_pdf_encrypted_with_empty_password_loads(tmp_path: Path) -> None:

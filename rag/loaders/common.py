@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from types import ModuleType
 
 from rag.errors import FileTooLargeError
@@ -27,6 +29,16 @@ def too_much_text(file_name: str) -> FileTooLargeError:
     limit = limits().MAX_CHARS
     return FileTooLargeError(f"{file_name} has more than {limit:,} characters of text, "
                              "the limit.", name=file_name, limit=limit)
+
+
+@dataclass(frozen=True)
+class ParseOptions:
+    """How to read a file, from the settings: ``ocr`` is ``Settings.ocr`` (``auto``, a
+    Tesseract language such as ``spa`` or ``spa+eng``, or ``off``); ``progress`` is called
+    with (stage, done, total) while pages are OCR'd."""
+
+    ocr: str = "auto"
+    progress: Callable[[str, int, int], None] | None = None
 
 
 def log_failure(log: logging.Logger, what: str, exc: BaseException,
