@@ -36,6 +36,7 @@ END_ROUTE = "api/session/end"
 USER_KEY = "auth_user"  # plain data: {"id", "name", "role", "home"}
 TOKEN_KEY = "auth_token"  # noqa: S105 (a session-state key, not a secret)
 KEEP_ON_RESET = ("ui_lang", "ui_lang_choice")
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
 def enabled() -> bool:
@@ -62,11 +63,19 @@ def _cookie_token() -> str | None:
 
 
 def client_address() -> str:
+    """The browser's address, for slowing down failed logins per client. Behind a proxy on
+    this machine (nginx, a Colab tunnel) the peer is loopback: the address the proxy saw
+    is then the last one it appended to ``X-Forwarded-For``."""
     try:
         address = st.context.ip_address
+        forwarded = st.context.headers.get("X-Forwarded-For") or ""
     except Exception:  # no browser request (e.g. AppTest)
         return ""
-    return address if isinstance(address, str) else ""
+    if not isinstance(address, str):
+        return ""
+    if address in LOOPBACK and isinstance(forwarded, str) and forwarded.strip():
+        return forwarded.split(",")[-1].strip()[:64]
+    return address
 
 
 def _reset_state() -> None:
