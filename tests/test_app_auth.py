@@ -196,3 +196,17 @@ def test_admin_manages_accounts_and_registration(auth_app, data_dir: Path) -> No
     assert not at.exception
     assert [u.name for u in accounts.users()] == ["ana", "carl"]
     assert not accounts.home(bob).exists()
+
+
+def test_browser_binding_follows_the_xsrf_token_not_its_mask() -> None:
+    from streamlit.web.server.starlette.starlette_app_utils import generate_xsrf_token_string
+
+    import accounts_ui
+
+    token = b"0123456789abcdef"
+    first, again = generate_xsrf_token_string(token), generate_xsrf_token_string(token)
+    assert first != again  # a new mask each time the cookie is set
+    binding = accounts_ui.browser_binding(first)
+    assert binding and binding == accounts_ui.browser_binding(again)
+    assert binding != accounts_ui.browser_binding(generate_xsrf_token_string(b"x" * 16))
+    assert accounts_ui.browser_binding(None) == accounts_ui.browser_binding("junk") == ""

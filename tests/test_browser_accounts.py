@@ -80,7 +80,7 @@ def _upload_and_ask(page, name: str, folder: Path) -> str:
     _idle(page, 240_000)
     page.get_by_text(re.compile(r"Ver los pasajes")).first.click()
     page.wait_for_timeout(500)
-    return page.get_by_test_id("stMain").inner_text()
+    return page.get_by_test_id("stMainBlockContainer").inner_text()
 
 
 def test_accounts_end_to_end(tmp_path: Path) -> None:
@@ -88,6 +88,7 @@ def test_accounts_end_to_end(tmp_path: Path) -> None:
         pytest.skip(f"{CHROMIUM} is not installed (scripts/install.sh --dev installs it)")
     from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=60_000)
     data = tmp_path / "data"
     data.mkdir()
     _legacy_data_dir(data, tmp_path)
@@ -143,6 +144,9 @@ def test_accounts_end_to_end(tmp_path: Path) -> None:
                     _idle(page)
                     page.screenshot(path=str(ARTIFACTS / f"accounts-{name}-documents.png"))
                 ana.get_by_test_id("stSidebarNav").get_by_text("Chat").click()
+                expect(ana.get_by_role("heading", name="Chat con tus documentos")) \
+                    .to_be_visible()
+                _idle(ana)
                 ana.reload()  # a refresh keeps the login
                 _signed_in(ana, "ana")
                 expect(ana.get_by_role("button", name="What is the vault code")).to_be_visible()
@@ -161,13 +165,22 @@ def test_accounts_end_to_end(tmp_path: Path) -> None:
                 assert "Sesión de" not in thief.get_by_test_id("stSidebar").inner_text()
 
                 # wrong passwords fail, then a loop of them is slowed down
-                for attempt in range(3):
+                waits = []  # per attempt: 0 for "wrong password", else the wait announced
+                for attempt in range(16):
                     _log_in(thief, url, "ana", f"guess number {attempt}")
-                    expect(thief.get_by_text("Usuario o contraseña incorrectos.")) \
-                        .to_be_visible()
-                _log_in(thief, url, "ana", PASSWORDS["ana"])
+                    alert = thief.get_by_test_id("stAlertContentError")
+                    expect(alert).to_be_visible()
+                    text = alert.inner_text()
+                    locked = re.search(r"Demasiados intentos fallidos\. Espera (\d+) s", text)
+                    assert locked or "Usuario o contraseña incorrectos." in text, text
+                    waits.append(int(locked.group(1)) if locked else 0)
+                    if waits[-1] >= 8:
+                        break
+                assert waits[:3] == [0, 0, 0] and waits[-1] >= 8, waits
+                _log_in(thief, url, "ana", PASSWORDS["ana"])  # even the right one waits
                 expect(thief.get_by_text(re.compile("Demasiados intentos fallidos"))) \
                     .to_be_visible()
+                assert "Sesión de" not in thief.get_by_test_id("stSidebar").inner_text()
                 thief.screenshot(path=str(ARTIFACTS / "accounts-login-slowed.png"))
             assert "Traceback" not in log.read_text(errors="replace")
 
