@@ -1,0 +1,131 @@
+"""Question answering: search, follow-up rewriting, answers and summaries."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator
+
+from rag import prompts
+from rag.budget import fit_prompt
+from rag.embedding import Embedder
+from rag.language import resolve_language
+from rag.llm import LLM
+from rag.retrieval import hybrid_search
+from rag.schema import Answer, Source, Timings, Turn
+from rag.settings import Settings
+from rag.store import VectorStore
+
+log = logging.getLogger(__name__)
+
+
+class AnswerStream:
+    """Iterate for the answer's text as it is generated; afterwards ``answer`` holds it all.
+
+    ``query``, ``sources`` and ``language`` are known before the first piece arrives."""
+
+    def __init__(self, pieces: Iterable[str], query: str, sources: list[Source], language: str,
+                 started: float, retrieve_ms: float, prompt_tokens: int = 0) -> None:
+        self.query, self.sources, self.language = query, sources, language
+        self._pieces, self._started = pieces, started
+        self._retrieve_ms, self._prompt_tokens = retrieve_ms, prompt_tokens
+        self.answer: Answer | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        text, count, first = [], 0, None
+        for piece in self._pieces:
+            if first is None:
+                first = time.perf_counter()
+            count += 1
+            text.append(piece)
+            yield piece
+        end = time.perf_counter()
+        first = first or end
+        timings = Timings(
+            retrieve_ms=round(self._retrieve_ms, 1),
+            first_token_ms=round((first - self._started) * 1000, 1),
+            tokens_per_s=round((count - 1) / (end - first), 1) if count > 1 and end > first
+            else 0.0,
+            total_ms=round((end - self._started) * 1000, 1),
+            prompt_tokens=self._prompt_tokens, completion_tokens=count)
+        self.answer = Answer(text="".join(text).strip(), query=self.query, sources=self.sources,
+                             language=self.language, timings=timings)
+
+    def result(self) -> Answer:
+        """Consume what is left and return the finished answer."""
+        if self.answer is None:
+            for _ in self:
+                pass
+        assert self.answer is not None
+        return self.answer
+
+
+class Answering:
+    """Question-answering use cases; mixed into :class:`rag.service.RagService` (needs its
+    ``settings``, ``library``, ``embedder`` and ``llm``)."""
+
+    settings: Settings
+    library: VectorStore
+    embedder: Embedder
+    llm: LLM
+    shared: Answering | None
+
+    def search(self, query: str, k: int | None = None,
+               documents: list[str] | None = None) -> list[Source]:
+        if self.shared is not None:
+            from rag.shared import search_both
+
+            return search_both(self, self.shared, query, k or self.settings.top_k, documents)
+        return hybrid_search(self.library, self.embedder, query, k or self.settings.top_k,
+                             documents)
+
+    def standalone_query(self, question: str, history: list[Turn], language: str) -> str:
+        """A follow-up question rewritten to stand alone, for retrieval."""
+        if not any(t.role == "user" for t in history):
+            return question
+        recent = history[-4:]
+        rewritten = self.llm.chat(prompts.condense_messages(question, recent, language),
+                                  max_tokens=64, temperature=0.0, stop=["\n"])
+        rewritten = rewritten.strip().strip('"«»').strip()
+        if 8 <= len(rewritten) <= 300:
+            return rewritten
+        last_user = next(t.content for t in reversed(history) if t.role == "user")
+        return f"{last_user} {question}"
+
+    def ask(self, question: str, history: list[Turn] | None = None, k: int | None = None,
+            documents: list[str] | None = None, language: str | None = None,
+            query: str | None = None) -> AnswerStream:
+        """Answer ``question`` from the library. ``query`` overrides the search query."""
+        started = time.perf_counter()
+        history = list(history or [])
+        language = resolve_language(language or self.settings.language, question)
+        query = query or self.standalone_query(question, history, language)
+        retrieve_start = time.perf_counter()
+        sources = self.search(query, k, documents)
+        retrieve_ms = (time.perf_counter() - retrieve_start) * 1000
+        if not sources:
+            return AnswerStream(iter([prompts.NOT_FOUND[language]]), query, [], language,
+                                started, retrieve_ms)
+        llm = self.llm
+        limit = llm.n_ctx - self.settings.max_tokens
+        messages, sources, _ = fit_prompt(
+            lambda s, h: prompts.answer_messages(question, s, h, language),
+            sources, history, llm.count_message_tokens, limit)
+        pieces = llm.stream_chat(messages, self.settings.max_tokens, self.settings.temperature)
+        return AnswerStream(pieces, query, sources, language, started, retrieve_ms,
+                            llm.count_message_tokens(messages))
+
+    def summarize(self, name: str, language: str | None = None,
+                  progress: Callable[[int, int], None] | None = None) -> AnswerStream:
+        """Map-reduce summary: parts that fit the context are summarized (with progress),
+        then the partial summaries are combined, streamed."""
+        from rag.summaries import summarize_chunks
+
+        started = time.perf_counter()
+        chunks = self.library.chunks_of(name)
+        language = resolve_language(language or self.settings.language,
+                                    " ".join(c.text for c in chunks[:5]))
+        pieces = summarize_chunks(self.llm, name, [c.text for c in chunks], language,
+                                  self.settings.max_tokens, progress)
+        return AnswerStream(pieces, name, [], language, started, 0.0)
+
