@@ -4,6 +4,7 @@
 #   docker build -t chatdocs:cuda --build-arg BACKEND=cuda .  # NVIDIA GPU (CUDA 12)
 #   docker build -t chatdocs:llama2 --build-arg MODEL=llama-2-7b-chat .   # bake a model in
 #   docker run -p 8501:8501 -v chatdocs-data:/data chatdocs
+#   docker build --target test -t chatdocs-test . && docker run --rm chatdocs-test  # make test
 #
 # The image is installed with the README's own command (`make install`, i.e.
 # scripts/install.sh) and serves with the same command as `make run`
@@ -51,10 +52,21 @@ RUN if [ "$BACKEND" = cuda ]; then \
       export LLAMA_CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"; \
     fi \
  && make install \
- && rm -rf /root/.cache data/* test-artifacts \
+ && echo "$LLAMA_CMAKE_ARGS" > .venv/.llama-cmake-args \
+ && rm -rf data/* test-artifacts \
  && if [ -n "$MODEL" ]; then \
       .venv/bin/python -m rag models pull "$MODEL" | tail -1 | xargs basename > models/.default-model; \
     fi
+
+# ---------------------------------------------------------------------------------------
+# The test image: `docker build --target test -t chatdocs-test . && docker run --rm
+# chatdocs-test` runs `make test` (lint and the whole suite, Chromium and nginx included).
+FROM build AS test
+# (The llama.cpp wheel built above is reused from the build stage's cache.)
+RUN LLAMA_CMAKE_ARGS="$(cat .venv/.llama-cmake-args)" make install-dev \
+ && rm -rf /var/lib/apt/lists/*
+ENTRYPOINT ["/app/scripts/docker-entrypoint.sh"]
+CMD ["make", "test"]
 
 # ---------------------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE}

@@ -4,7 +4,8 @@
 # With no arguments: checks that the data directory is usable and that a chosen model
 # exists, then serves the app with the command `make run` uses, on $PORT (default 8501)
 # on every interface. With arguments: runs them instead (`docker run IMAGE bash`,
-# `docker run IMAGE .venv/bin/python -m rag models pull llama-2-7b-chat`).
+# `docker run IMAGE .venv/bin/python -m rag models pull llama-2-7b-chat`, `docker run IMAGE
+# make run`).
 #
 # Environment: RAG_DATA_DIR (default /data in the image, ./data elsewhere), RAG_MODELS_DIR,
 # RAG_MODEL, PORT, and any STREAMLIT_* option (e.g. STREAMLIT_SERVER_BASE_URL_PATH).
@@ -16,6 +17,14 @@ export RAG_DATA_DIR=${RAG_DATA_DIR:-$PWD/data}
 PORT=${PORT:-8501}
 
 fail() { printf 'chatdocs: %s\n' "$*" >&2; exit 64; }
+
+# The image records the llama.cpp flags it was built with, so that the README's commands
+# run inside it (`make run`, `make test` in the test image) find the environment up to date.
+flags_file=${PY%/bin/python}/.llama-cmake-args
+if [[ -z ${LLAMA_CMAKE_ARGS:-} && -f $flags_file ]]; then
+  LLAMA_CMAKE_ARGS=$(<"$flags_file")
+  export LLAMA_CMAKE_ARGS
+fi
 
 if [[ $# -gt 0 ]]; then exec "$@"; fi
 

@@ -109,13 +109,18 @@ def streamlit_under_path(data: Path, base_path: str,
     port = free_port()
     log_path = data / "streamlit.log"
     data.mkdir(parents=True, exist_ok=True)
+    # A refused cross-origin websocket makes Streamlit look up the machine's external IP
+    # (checkip.amazonaws.com): send any such call to a closed local port instead.
+    closed = f"http://127.0.0.1:{free_port()}"
+    env = {**server_env(data, **settings), "HTTP_PROXY": closed, "HTTPS_PROXY": closed,
+           "http_proxy": closed, "https_proxy": closed, "NO_PROXY": "127.0.0.1,localhost",
+           "no_proxy": "127.0.0.1,localhost"}
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "serve.py", "--server.port", str(port),
              "--server.headless", "true", "--server.address", "127.0.0.1",
              "--server.baseUrlPath", base_path],
-            cwd=ROOT, env=server_env(data, **settings), stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True)
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}/{base_path}"
     try:
         wait_healthy(url, proc)

@@ -4,8 +4,12 @@ the tunnel's address. The notebook itself runs in ``test_colab_notebook.py``."""
 
 from __future__ import annotations
 
+import functools
+import http.server
 import shutil
 import sqlite3
+import sys
+import threading
 from pathlib import Path
 
 from deploy import colab
@@ -86,3 +90,49 @@ def test_snapshot_and_restore_carry_a_real_library_to_a_new_session(tmp_path: Pa
     before = sorted(p.name for p in drive.rglob("*"))
     colab.snapshot(empty, drive)
     assert sorted(p.name for p in drive.rglob("*")) == before
+
+
+def _wheel(folder: Path, version: str) -> Path:
+    """A minimal valid wheel of ``llama-cpp-python`` for this Python and platform."""
+    import sysconfig
+    import zipfile
+
+    py = f"cp{sys.version_info.major}{sys.version_info.minor}"
+    platform = sysconfig.get_platform().replace("-", "_").replace(".", "_")
+    name = f"llama_cpp_python-{version}-{py}-{py}-{platform}.whl"
+    info = f"llama_cpp_python-{version}.dist-info"
+    files = {f"{info}/METADATA": f"Metadata-Version: 2.1\nName: llama_cpp_python\n"
+                                 f"Version: {version}\n",
+             f"{info}/WHEEL": f"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: false\n"
+                              f"Tag: {py}-{py}-{platform}\n",
+             "llama_cpp/__init__.py": ""}
+    files[f"{info}/RECORD"] = "".join(f"{path},,\n" for path in [*files, f"{info}/RECORD"])
+    folder.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(folder / name, "w") as wheel:
+        for path, text in files.items():
+            wheel.writestr(path, text)
+    return folder / name
+
+
+def test_cuda_wheel_prefers_the_drive_cache_then_the_closest_prebuilt(
+        tmp_path: Path, monkeypatch) -> None:
+    """pip itself, against a loopback wheel index that has a cu124 build but no cu125 one:
+    a CUDA 12.5 runtime gets the cu124 wheel, cached; the next session uses the cache."""
+    root = tmp_path / "index"
+    wheel = _wheel(root / "whl" / "cu124" / "llama-cpp-python", colab.LLAMA_VERSION)
+    (root / "whl" / "cu124" / "llama-cpp-python" / "index.html").write_text(
+        f'<a href="{wheel.name}">{wheel.name}</a>\n')
+    _wheel(root / "whl" / "cu125" / "elsewhere", "0.0.1")  # cu125 has no llama-cpp-python
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setattr(colab, "PREBUILT_INDEX",
+                        f"http://127.0.0.1:{server.server_port}/whl/{{tag}}")
+    gpu, cache = colab.Gpu("Tesla T4", "7.5", "12.5"), tmp_path / "drive" / "wheels"
+    try:
+        got = colab.llama_cuda_wheel(gpu, cache)
+    finally:
+        server.shutdown()
+    assert got.name == wheel.name and got.parent == cache / colab.wheel_cache_key(gpu)
+    assert got.read_bytes() == wheel.read_bytes()
+    assert colab.llama_cuda_wheel(gpu, cache) == got  # the index is gone: from the cache

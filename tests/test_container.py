@@ -60,6 +60,8 @@ def test_dockerfile_runs_as_non_root_with_volume_health_check_and_cuda_option() 
     assert re.search(r"^HEALTHCHECK .*\n?.*/_stcore/health", final, re.M)
     assert re.search(r'^ENTRYPOINT \["/app/scripts/docker-entrypoint.sh"\]', final, re.M)
     assert "make install" in text  # the README's own install command
+    test_stage = text[text.index("AS test"):text.rindex("\nFROM ")]
+    assert 'CMD ["make", "test"]' in test_stage and "make install-dev" in test_stage
     assert re.search(r"ARG BACKEND=cpu", text) and "-DGGML_CUDA=on" in text
     assert "-DGGML_NATIVE=OFF" in text  # never a build tied to the builder's CPU
     assert os.access(ENTRYPOINT, os.X_OK)
@@ -89,7 +91,8 @@ def test_dockerignore_sends_the_code_but_not_environments_data_or_models() -> No
                  "requirements-models.txt",
                  "scripts/install.sh", "scripts/docker-entrypoint.sh", "rag/service.py",
                  "rag/sample_docs", "pages/chat.py", ".streamlit/config.toml",
-                 "bench/requirements.txt", "data/.gitkeep"]:
+                 "bench/requirements.txt", "data/.gitkeep", "tests/test_proxy.py",
+                 "notebooks/colab.ipynb", "Dockerfile", "deploy/nginx.conf"]:
         assert not _ignored(kept, patterns), kept
     for dropped in [".venv", ".venv/bin/python", ".git/HEAD", "data/default/library.db",
                     "models/llama-2-7b-chat.Q4_K_M.gguf", "test-artifacts/x.png",
@@ -115,15 +118,17 @@ def test_entrypoint_serves_the_app_and_adopts_the_baked_model(tmp_path: Path) ->
     port = free_port()
     log = tmp_path / "entry.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen([str(ENTRYPOINT)], env=_entry_env(data, models, PORT=str(port)),
-                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        # Streamlit options as environment variables, as on a cloud service (README).
+        env = _entry_env(data, models, PORT=str(port), STREAMLIT_SERVER_BASE_URL_PATH="chatdocs")
+        proc = subprocess.Popen([str(ENTRYPOINT)], env=env, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        url = f"http://127.0.0.1:{port}"
+        url = f"http://127.0.0.1:{port}/chatdocs"
         wait_healthy(url, proc)
         # exec: the process the container starts *is* streamlit, so `docker stop` reaches it.
         cmdline = Path(f"/proc/{proc.pid}/cmdline").read_bytes().split(b"\0")
         assert b"streamlit" in cmdline and b"serve.py" in cmdline, cmdline
-        with urllib.request.urlopen(url, timeout=10) as response:
+        with urllib.request.urlopen(url + "/", timeout=10) as response:
             assert response.status == 200
             assert b'<div id="root">' in response.read()
         saved = json.loads((data / "settings.json").read_text())
@@ -185,9 +190,17 @@ def test_entrypoint_refuses_a_missing_model_and_bad_port(tmp_path: Path) -> None
     assert result.returncode == 64 and "PORT must be a TCP port number" in result.stderr
 
 
-def test_entrypoint_runs_a_given_command_with_the_data_dir_set(tmp_path: Path) -> None:
-    env = _entry_env(tmp_path / "data", tmp_path)
+def test_entrypoint_runs_a_given_command_with_the_data_dir_and_build_flags(
+        tmp_path: Path) -> None:
+    """``docker run IMAGE make run``: the command gets the data dir and the llama.cpp flags
+    the image was built with (so install.sh finds the environment up to date)."""
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "python").symlink_to(sys.executable)
+    (venv / ".llama-cmake-args").write_text("-DGGML_NATIVE=OFF -DGGML_AVX2=ON\n")
+    env = _entry_env(tmp_path / "data", tmp_path, CHATDOCS_PYTHON=str(venv / "bin" / "python"))
+    env.pop("LLAMA_CMAKE_ARGS", None)
     del env["RAG_DATA_DIR"]
-    result = _run_entry(env, "sh", "-c", 'echo "$RAG_DATA_DIR"')
+    result = _run_entry(env, "sh", "-c", 'echo "$RAG_DATA_DIR|$LLAMA_CMAKE_ARGS"')
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == str(ROOT / "data")
+    assert result.stdout.strip() == f"{ROOT / 'data'}|-DGGML_NATIVE=OFF -DGGML_AVX2=ON"
