@@ -79,6 +79,13 @@ def test_login_logout_and_password_change(auth_app, data_dir: Path) -> None:
     at = at.button(key="logout").click().run()
     assert [t.value for t in at.title] == ["Entrar"]
     assert accounts.user_for_token(token) is None
+    # log out everywhere: another browser's session ends too
+    _, elsewhere = accounts.login("bob", "a new phrase here")
+    at = _submit(at, login_name="bob", login_password="a new phrase here")
+    at.switch_page("pages/account.py").run()
+    at = at.button(key="logout_all").click().run()
+    assert [t.value for t in at.title] == ["Entrar"]
+    assert accounts.user_for_token(elsewhere) is None
 
 
 def test_open_registration(auth_app, data_dir: Path) -> None:
