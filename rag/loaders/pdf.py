@@ -17,6 +17,7 @@ from rag.errors import (
     FileTooLargeError,
     NoTextError,
     OcrFoundNothingError,
+    XfaFormError,
 )
 from rag.loaders.common import (
     CONTROL_CHARS,
@@ -24,6 +25,7 @@ from rag.loaders.common import (
     PROTECTED,
     ParseOptions,
     limits,
+    log_failure,
     strip_line_ends,
     too_much_text,
 )
@@ -63,6 +65,30 @@ def clean_pdf_text(text: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 
+def _pypdf_errors() -> tuple[type[BaseException], ...]:
+    """What pypdf raises on a damaged file (recursion: a self-referencing object)."""
+    from pypdf.errors import PyPdfError
+
+    return (PyPdfError, RecursionError, ValueError, KeyError, EOFError, OSError)
+
+
+def _xfa_form(data: bytes) -> bool:
+    """Whether the PDF is an XFA form (Adobe LiveCycle), whose content is not page text."""
+    import pypdfium2 as pdfium
+    import pypdfium2.raw as pdfium_c
+
+    with _PDFIUM_LOCK:
+        try:
+            pdf = pdfium.PdfDocument(data)
+        except pdfium.PdfiumError:
+            return False
+        try:
+            return pdfium_c.FPDF_GetFormType(pdf.raw) in (pdfium_c.FORMTYPE_XFA_FULL,
+                                                        pdfium_c.FORMTYPE_XFA_FOREGROUND)
+        finally:
+            pdf.close()
+
+
 def _pypdf_reader(data: bytes, file_name: str) -> Any:
     """A pypdf reader opened with the empty password, or None when pypdf cannot read it."""
     from pypdf import PdfReader
@@ -72,7 +98,7 @@ def _pypdf_reader(data: bytes, file_name: str) -> Any:
         decrypted = not reader.is_encrypted or reader.decrypt("")
         _ = len(reader.pages)
     except Exception as exc:
-        log.info("pypdf cannot read %s: %s", file_name, exc, exc_info=True)
+        log_failure(log, f"pypdf cannot read {file_name}", exc, _pypdf_errors())
         return None
     if not decrypted:
         raise EncryptedFileError(PROTECTED.format(file_name), name=file_name)
@@ -110,7 +136,9 @@ def _pdfium_page(pdf: Any, index: int) -> tuple[PageLines | None, bool]:
         page.close()
         return PageLines(lines, height), blank
     except Exception as exc:
-        log.info("pdfium failed on page %d: %s", index + 1, exc, exc_info=True)
+        from pypdfium2 import PdfiumError
+
+        log_failure(log, f"pdfium failed on page {index + 1}", exc, (PdfiumError,))
         return None, False
 
 
@@ -118,7 +146,7 @@ def _pypdf_text(reader: Any, index: int) -> str | None:
     try:
         return reader.pages[index].extract_text() or "" if reader is not None else None
     except Exception as exc:
-        log.info("pypdf failed on page %d: %s", index + 1, exc, exc_info=True)
+        log_failure(log, f"pypdf failed on page {index + 1}", exc, _pypdf_errors())
         return None
 
 
@@ -148,6 +176,10 @@ def read_pdf(data: bytes, file_name: str, options: ParseOptions | None = None) -
     ocr_ran = ocr is not None
     ocr = ocr or {}
     texts = [p.text() if p is not None else "" for p in pages]
+    if not any(t.strip() for t in texts) and _xfa_form(data):
+        raise XfaFormError(f"{file_name} is an XFA form (Adobe LiveCycle): its content is "
+                           "not page text. Open it in Adobe Reader, print it to a PDF and "
+                           "upload that.", name=file_name)
     if not any(t.strip() for t in texts) and ocr_ran:
         raise OcrFoundNothingError(f"{file_name} has no text layer, and OCR found no text on "
                                    "its pages (blank or unreadable scans?).", name=file_name)
