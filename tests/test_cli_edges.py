@@ -99,10 +99,13 @@ def test_doc_naming_a_missing_document(data):
 
 def test_extract_parses_in_the_sandbox(data, tmp_path):
     """The sandbox's time limit applies: the file is read by a worker, not by the CLI."""
-    slow = tmp_path / "lento.txt"
-    slow.write_bytes(b"palabra " * 2_000_000)
-    done = run_process("extract", str(slow), data=data, RAG_PARSE_TIMEOUT_S="0.05")
-    assert_clear_error(done, "lento.txt took longer than 0.05 s to read and was skipped.", 1)
+    from tests.test_hostile_files import pdf_bomb
+
+    bomb = tmp_path / "bomba.pdf"
+    bomb.write_bytes(pdf_bomb())
+    done = run_process("extract", str(bomb), data=data, RAG_PARSE_TIMEOUT_S="1",
+                       RAG_PARSE_MEMORY_MB="4096")
+    assert_clear_error(done, "bomba.pdf took longer than 1 s to read and was skipped.", 1)
     ok = rag("extract", str(ROOT / "rag" / "sample_docs" / "oxigeno.md"), data=data)
     assert ok.returncode == 0 and "xígeno" in ok.stdout
 
