@@ -12,6 +12,7 @@ import string
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TypeVar
 
+from rag import i18n_models
 from rag.errors import RagError
 from rag.llm import Hardware
 
@@ -198,6 +199,9 @@ ERRORS: dict[str, tuple[str, str]] = {  # error code: (Spanish, English); {param
     "model_load": ("No se pudo cargar el modelo {model}. Elige otro en «Ajustes».",
                    "Could not load the model {model}. Pick another one on “Settings”."),
 }
+
+S.update(i18n_models.STRINGS)
+ERRORS.update(i18n_models.ERRORS)
 
 # Engine warnings are English sentences; the common ones get a Spanish rendering.
 WARNINGS_ES: list[tuple[re.Pattern[str], str]] = [
