@@ -99,13 +99,20 @@ def cmd_ask(args: argparse.Namespace) -> int:
         print()
     answer = stream.result()
     if args.json:
+        checked = answer.assessment
         print(json.dumps({"answer": answer.text, "query": answer.query,
                           "language": answer.language,
                           "sources": [_source_json(s) for s in answer.sources],
+                          "grounding": checked.grounding.as_json() if checked else None,
+                          "language_ok": checked.language_ok if checked else True,
                           "timings": asdict(answer.timings)}, ensure_ascii=False))
     else:
         for s in answer.sources:
             print(f"[{s.rank}] {s.citation} (score {s.score:.2f})")
+        if answer.assessment is not None:
+            checked = answer.assessment.grounding
+            print(f"grounding: {checked.supported:.0%} of sentences supported"
+                  + "".join(f"\n  unsupported: {u}" for u in checked.unsupported))
         t = answer.timings
         print(f"retrieval {t.retrieve_ms:.0f} ms, first token {t.first_token_ms:.0f} ms, "
               f"{t.tokens_per_s:.1f} tok/s", file=sys.stderr)

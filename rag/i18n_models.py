@@ -38,6 +38,16 @@ STRINGS: dict[str, tuple[str, str]] = {
     "gal.failed": ("La descarga de {name} falló: {error}",
                    "The download of {name} failed: {error}"),
     "gal.now_using": ("Modelo en uso: {name}.", "Model in use: {name}."),
+    # grounded answers (chat)
+    "chat.documents_say": ("Lo que dicen tus documentos", "What your documents say"),
+    "chat.model_text": ("Respuesta del modelo, sin verificar:", "The model's answer, unverified:"),
+    "chat.grounding": ("Respaldo {share}", "Grounded {share}"),
+    "chat.grounding_help": ("Parte de las frases de la respuesta que aparecen en los pasajes.",
+                            "Share of the answer's sentences found in the passages."),
+    "chat.unsupported_legend": ("Resaltado: frases que los pasajes no respaldan.",
+                                "Highlighted: sentences the passages do not support."),
+    "chat.wrong_language": ("El modelo no respondió en el idioma pedido.",
+                            "The model did not answer in the language asked for."),
 }
 
 ERRORS: dict[str, tuple[str, str]] = {

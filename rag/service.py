@@ -11,7 +11,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag import gguf, prompts, sandbox
+from rag import answering, followups, gguf, markup, prompts, sandbox
+from rag.answer_language import LanguageOutcome
 from rag.budget import fit_prompt
 from rag.chunking import Chunker, embedding_text
 from rag.embedding import EMBEDDERS, Embedder, embedder_class, get_embedder
@@ -20,6 +21,7 @@ from rag.language import resolve_language
 from rag.library import Library, library_root
 from rag.llm import LLM, Hardware, LlamaCppLLM
 from rag.loaders import SUPPORTED_EXTENSIONS, safe_file_name
+from rag.passages import focus_sources
 from rag.retrieval import hybrid_search
 from rag.schema import Answer, DocumentInfo, IngestReport, ModelInfo, Source, Timings, Turn
 from rag.settings import Settings
@@ -44,10 +46,12 @@ class AnswerStream:
     ``query``, ``sources`` and ``language`` are known before the first piece arrives."""
 
     def __init__(self, pieces: Iterable[str], query: str, sources: list[Source], language: str,
-                 started: float, retrieve_ms: float, prompt_tokens: int = 0) -> None:
+                 started: float, retrieve_ms: float, prompt_tokens: int = 0,
+                 question: str = "", outcome: LanguageOutcome | None = None) -> None:
         self.query, self.sources, self.language = query, sources, language
         self._pieces, self._started = pieces, started
         self._retrieve_ms, self._prompt_tokens = retrieve_ms, prompt_tokens
+        self._question, self._outcome = question, outcome
         self.answer: Answer | None = None
 
     def __iter__(self) -> Iterator[str]:
@@ -67,8 +71,12 @@ class AnswerStream:
             else 0.0,
             total_ms=round((end - self._started) * 1000, 1),
             prompt_tokens=self._prompt_tokens, completion_tokens=count)
-        self.answer = Answer(text="".join(text).strip(), query=self.query, sources=self.sources,
-                             language=self.language, timings=timings)
+        final = "".join(text).strip()
+        assessment = answering.assess(
+            final, self._question or self.query, self.sources, self.language,
+            self._outcome.ok if self._outcome else True) if self.sources else None
+        self.answer = Answer(text=final, query=self.query, sources=self.sources,
+                             language=self.language, timings=timings, assessment=assessment)
 
     def result(self) -> Answer:
         """Consume what is left and return the finished answer."""
@@ -309,12 +317,14 @@ class RagService:
             return question
         recent = history[-4:]
         rewritten = self.llm.chat(prompts.condense_messages(question, recent, language),
-                                  max_tokens=64, temperature=0.0, stop=["\n"])
-        rewritten = rewritten.strip().strip('"«»').strip()
-        if 8 <= len(rewritten) <= 300:
-            return rewritten
-        last_user = next(t.content for t in reversed(history) if t.role == "user")
-        return f"{last_user} {question}"
+                                  max_tokens=64, temperature=0.0,
+                                  stop=["\n", *markup.STOP_SEQUENCES])
+        return followups.choose_query(markup.clean(rewritten), question, recent,
+                                      self._similarity)
+
+    def _similarity(self, first: str, second: str) -> float:
+        vectors = self.embedder.embed([first, second])
+        return float(vectors[0] @ vectors[1])
 
     def ask(self, question: str, history: list[Turn] | None = None, k: int | None = None,
             documents: list[str] | None = None, language: str | None = None,
@@ -331,13 +341,15 @@ class RagService:
             return AnswerStream(iter([prompts.NOT_FOUND[language]]), query, [], language,
                                 started, retrieve_ms)
         llm = self.llm
+        sources = focus_sources(sources, query, self.settings.passage_tokens, llm.count_tokens)
         limit = llm.n_ctx - self.settings.max_tokens
         messages, sources, _ = fit_prompt(
             lambda s, h: prompts.answer_messages(question, s, h, language),
             sources, history, llm.count_message_tokens, limit)
-        pieces = llm.stream_chat(messages, self.settings.max_tokens, self.settings.temperature)
+        pieces, outcome = answering.generate(llm, messages, language, self.settings.max_tokens,
+                                             self.settings.temperature)
         return AnswerStream(pieces, query, sources, language, started, retrieve_ms,
-                            llm.count_message_tokens(messages))
+                            llm.count_message_tokens(messages), question, outcome)
 
     def summarize(self, name: str, language: str | None = None,
                   progress: Callable[[int, int], None] | None = None) -> AnswerStream:
@@ -349,8 +361,9 @@ class RagService:
         chunks = self.library.chunks_of(name)
         language = resolve_language(language or self.settings.language,
                                     " ".join(c.text for c in chunks[:5]))
-        pieces = summarize_chunks(self.llm, name, [c.text for c in chunks], language,
-                                  self.settings.max_tokens, progress)
+        pieces = markup.filter_stream(summarize_chunks(
+            self.llm, name, [c.text for c in chunks], language, self.settings.max_tokens,
+            progress))
         return AnswerStream(pieces, name, [], language, started, 0.0)
 
     # ---- models ------------------------------------------------------------------------

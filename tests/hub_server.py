@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ class Hub:
     published_sha256: dict[str, str] = field(default_factory=dict)  # overrides
     cut_after: int = 0  # close the connection after this many body bytes (once)
     ignore_range: bool = False
+    seconds_per_mb: float = 0.0  # throttle file bodies (to watch the progress)
     requests: list[tuple[str, str]] = field(default_factory=list)  # (path, Range header)
     url: str = ""
 
@@ -86,6 +88,11 @@ def _handler(hub: Hub) -> type[BaseHTTPRequestHandler]:
                 hub.cut_after = 0
                 self.close_connection = True
                 self.connection.shutdown(2)  # a cut connection, mid-body
+                return
+            if hub.seconds_per_mb:
+                for start_at in range(0, len(body), 1 << 18):
+                    self.wfile.write(body[start_at:start_at + (1 << 18)])
+                    time.sleep(hub.seconds_per_mb / 4)
                 return
             self.wfile.write(body)
 

@@ -138,3 +138,54 @@ def test_follow_up_uses_embedding_similarity_when_words_differ() -> None:
                               similarity=lambda a, b: 0.8) is False  # "vale" lost
     assert followups.on_topic("¿Cuánto vale el plan premium anual?", "¿Cuánto vale?",
                               history, similarity=lambda a, b: 0.1) is True
+
+
+def words(text: str) -> int:
+    return len(text.split())
+
+
+def test_passage_focus_keeps_the_sentences_about_the_question() -> None:
+    from rag.passages import focus
+
+    text = ("El Rin es un río de Europa. Atraviesa seis países. Su caudal medio es de 2900 "
+            "metros cúbicos por segundo. Tiene una longitud de 1233 kilómetros. Es navegable "
+            "desde Basilea.")
+    assert focus(text, "¿Qué longitud tiene?", 100, words) == text  # fits: unchanged
+    short = focus(text, "¿Qué longitud tiene el Rin en kilómetros?", 17, words)
+    assert "1233 kilómetros" in short and words(short) <= 18
+    assert short.startswith("El Rin es un río") and " … " in short  # order kept, gap marked
+    cut = focus("palabra " * 300, "palabra", 10, words)
+    assert cut.endswith("…") and len(cut) <= 45
+
+
+def test_language_guard_retries_once_with_a_firmer_instruction() -> None:
+    from rag.answer_language import LanguageOutcome, firmer_messages, guard_language
+
+    closed = []
+
+    def english():
+        try:
+            yield from ["The river ", "is 1233 ", "kilometres long ", "and flows ", "north."]
+        finally:
+            closed.append("first")
+
+    outcome = LanguageOutcome("es")
+    spanish = ["El río ", "mide 1233 ", "kilómetros ", "y va ", "hacia el norte."]
+    text = "".join(guard_language(english(), "es", lambda: iter(spanish), outcome))
+    assert text == "".join(spanish)
+    assert (outcome.attempts, outcome.ok, closed) == (2, True, ["first"])
+
+    outcome = LanguageOutcome("es")
+    text = "".join(guard_language(english(), "es", english, outcome))
+    assert text.startswith("The river") and (outcome.attempts, outcome.ok) == (2, False)
+
+    outcome = LanguageOutcome("es")
+    assert "".join(guard_language(iter(["Sí."]), "es", english, outcome)) == "Sí."
+    assert outcome.attempts == 1 and outcome.ok
+
+    messages = [{"role": "system", "content": "S"}, {"role": "user", "content": "Q"}]
+    firmer = firmer_messages(messages, "es")
+    assert firmer[0] == messages[0] and firmer[1]["content"].endswith("en español, aunque "
+                                                                      "los documentos estén "
+                                                                      "en otro idioma.")
+    assert messages[1]["content"] == "Q"
