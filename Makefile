@@ -11,7 +11,7 @@ install-dev:
 	bash scripts/install.sh --dev
 
 run: install
-	$(PY) -m streamlit run app.py --server.port $(PORT)
+	$(PY) -m streamlit run serve.py --server.port $(PORT)
 
 lint: install-dev
 	$(PY) -m ruff check .

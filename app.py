@@ -14,9 +14,10 @@ import threading
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
+import accounts_ui
 from rag import gguf, i18n
 from rag import service as engine
-from rag.settings import Settings, load_settings
+from rag.settings import Settings
 
 logging.basicConfig(level=logging.INFO,
                     format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -67,7 +68,7 @@ def _model_label(model: str, models_dir: str) -> str:
 
 def sidebar_status(lang: str) -> None:
     """Model, hardware, offline status and library size, at the foot of the sidebar."""
-    settings = load_settings()
+    settings = accounts_ui.user_settings()
     service = get_service(settings)
     sidebar = st.sidebar
     sidebar.divider()
@@ -89,6 +90,21 @@ def sidebar_status(lang: str) -> None:
         sidebar.caption(f":material/error: {i18n.error_message(exc, lang)}")
 
 
+def public_pages(lang: str):
+    """Login (and Register when open), or the first account's form on a new data dir."""
+    accounts = accounts_ui.accounts()
+    register = st.Page("pages/register.py", icon=":material/person_add:", url_path="register",
+                       title=i18n.t("nav.setup" if accounts.needs_setup() else "nav.register",
+                                    lang))
+    if accounts.needs_setup():
+        return st.navigation([register], position="hidden")
+    pages = [st.Page("pages/login.py", title=i18n.t("nav.login", lang), icon=":material/login:",
+                     url_path="login", default=True)]
+    if accounts.registration_mode() != "closed":
+        pages.append(register)
+    return st.navigation(pages)
+
+
 def main() -> None:
     # The choice is copied to plain session state (read by the pages through
     # i18n.ui_language), so it survives even if the widget's own state is reset.
@@ -96,6 +112,15 @@ def main() -> None:
         "Idioma · Language", list(i18n.LANGUAGES), format_func=i18n.LANGUAGES.__getitem__,
         key="ui_lang_choice", default=i18n.ui_language(st.session_state), required=True)
     lang = st.session_state[i18n.STATE_KEY] = lang or i18n.DEFAULT_LANGUAGE
+    user = accounts_ui.current_user() if accounts_ui.enabled() else None
+    if accounts_ui.enabled() and user is None:
+        page = public_pages(lang)  # strangers see the login (or first-account) form only
+        try:
+            page.run()
+        except Exception as exc:
+            log.exception("page %s failed", page.title)
+            st.error(i18n.error_message(exc, lang), icon=":material/error:")
+        return
     pages = [
         st.Page("pages/chat.py", title=i18n.t("nav.chat", lang), icon=":material/forum:",
                 url_path="chat", default=True),
@@ -104,9 +129,14 @@ def main() -> None:
         st.Page("pages/settings.py", title=i18n.t("nav.settings", lang),
                 icon=":material/tune:", url_path="settings"),
     ]
+    if user is not None:
+        pages.append(st.Page("pages/account.py", title=i18n.t("nav.account", lang),
+                             icon=":material/account_circle:", url_path="account"))
+        st.sidebar.caption(":material/account_circle: "
+                           + i18n.t("auth.signed_in", lang, name=i18n.plain(user.name)))
     page = st.navigation(pages)
     try:
-        settings = load_settings()
+        settings = accounts_ui.user_settings()
         _warm_up(get_service(settings), settings)
     except Exception:  # warm-up is an optimization
         log.warning("could not start the warm-up", exc_info=True)

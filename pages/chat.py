@@ -16,11 +16,11 @@ from typing import Any
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
+import accounts_ui
 from rag import chats, i18n
 from rag import service as engine
 from rag.errors import RagError
 from rag.grounding import GROUNDED_SHARE
-from rag.settings import load_settings
 
 if PagesManager.uses_pages_directory:  # run without the router: see app.py
     PagesManager.uses_pages_directory = False
@@ -272,7 +272,7 @@ def options(service: engine.RagService, names: list[str]) -> None:
 
 
 def main() -> None:
-    settings = load_settings()
+    settings = accounts_ui.user_settings()
     service = st.cache_resource(engine.create_service, show_spinner=False,
                                 max_entries=1)(settings)
     store = chats.ChatStore(settings.data_dir, settings.library)

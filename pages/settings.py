@@ -12,12 +12,13 @@ from pathlib import Path
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
+import accounts_ui
 from rag import download_jobs, gallery, i18n
 from rag import service as engine
 from rag.embedding import embedder_class
 from rag.errors import RagError
 from rag.schema import ModelInfo
-from rag.settings import Settings, load_settings, save_settings
+from rag.settings import Settings, save_settings
 
 if PagesManager.uses_pages_directory:  # run without the router: see app.py
     PagesManager.uses_pages_directory = False
@@ -200,7 +201,7 @@ def model_gallery(settings: Settings) -> None:
 
 
 def main() -> None:
-    settings = load_settings()
+    settings = accounts_ui.user_settings()
     service = st.cache_resource(engine.create_service, show_spinner=False,
                                 max_entries=1)(settings)
     st.title(t("set.title"))
@@ -218,7 +219,8 @@ def main() -> None:
                 st.switch_page("pages/documents.py")
     settings_form(settings, service)
     hardware(settings, service)
-    model_gallery(settings)
+    if accounts_ui.is_admin():  # downloads fill the shared models folder
+        model_gallery(settings)
 
 
 try:

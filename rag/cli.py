@@ -1,4 +1,5 @@
-"""Command line: ``python -m rag ingest|search|ask|extract|list|delete|summarize|reindex``."""
+"""Command line: ``python -m rag ingest|search|ask|extract|list|delete|summarize|reindex|users``.
+"""
 
 from __future__ import annotations
 
@@ -27,7 +28,19 @@ def _service(args: argparse.Namespace):
 
     overrides = {"library": args.library, "embedder": args.embedder,
                  "model": getattr(args, "model", None)}
-    return RagService(load_settings(args.data, **overrides))
+    return RagService(load_settings(_home(args), **overrides))
+
+
+def _home(args: argparse.Namespace) -> str | Path | None:
+    """The data dir of ``--user`` (their own home), else ``--data`` (the data dir itself:
+    single-person mode, which is also the first administrator's home)."""
+    if not getattr(args, "user", None):
+        return args.data
+    from rag.settings import load_settings
+    from rag.users_cli import accounts_for
+
+    accounts = accounts_for(load_settings(args.data))
+    return accounts.home(accounts.get(args.user))
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -232,6 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--data", help="data directory (default: ./data or $RAG_DATA_DIR)")
     common.add_argument("--library", help="library name (default: 'default')")
     common.add_argument("--embedder", help="minilm | use-multilingual")
+    common.add_argument("--user", help="act on this account's library and chats "
+                        "(default: the data dir's own, i.e. the first administrator's)")
     common.add_argument("-q", "--quiet", action="store_true", help="no progress bars or logs")
     common.add_argument("-v", "--verbose", action="store_true")
     parser = argparse.ArgumentParser(prog="python -m rag", description=__doc__)
@@ -280,6 +295,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "or an http(s) URL")
     p.add_argument("--sha256", help="pull: the file's expected SHA-256 (hex)")
     p.set_defaults(run=cmd_models)
+    from rag.users_cli import add_users_parser
+
+    add_users_parser(sub, common)
     return parser
 
 

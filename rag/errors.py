@@ -89,3 +89,47 @@ class DiskSpaceError(DownloadError):
 
 class InvalidSourceError(DownloadError):
     code = "invalid_source"
+
+
+class AuthError(RagError):
+    """Accounts: a login, registration or password change was refused."""
+
+    code = "auth"
+
+
+class InvalidLoginError(AuthError):
+    """Wrong user name or password (never says which)."""
+
+    code = "invalid_login"
+
+
+class TooManyAttemptsError(AuthError):
+    code = "too_many_attempts"
+
+
+class WeakPasswordError(AuthError):
+    code = "weak_password"
+
+
+class UserExistsError(AuthError):
+    code = "user_exists"
+
+
+class InvalidUserNameError(AuthError):
+    code = "invalid_user_name"
+
+
+class UserNotFoundError(AuthError):
+    code = "user_not_found"
+
+
+class RegistrationClosedError(AuthError):
+    code = "registration_closed"
+
+
+class InvalidInviteError(AuthError):
+    code = "invalid_invite"
+
+
+class LastAdminError(AuthError):
+    code = "last_admin"

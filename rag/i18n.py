@@ -14,6 +14,7 @@ from typing import TypeVar
 
 from rag import i18n_models
 from rag.errors import RagError
+from rag.i18n_accounts import ACCOUNT_ERRORS, ACCOUNT_STRINGS
 from rag.llm import Hardware
 
 T = TypeVar("T")
@@ -315,3 +316,7 @@ def plain_stream(pieces: Iterable[str]) -> Iterator[str]:
             pending = pending[cut:]
     if pending:
         yield plain(pending)
+
+
+S.update(ACCOUNT_STRINGS)
+ERRORS.update(ACCOUNT_ERRORS)

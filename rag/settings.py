@@ -64,6 +64,14 @@ class Settings:
     parse_memory_mb: int = 1024
     """Memory the worker may use to read one file (``RLIMIT_AS``): a 150 MB DOCX needs under
     512 MB; a decompression bomb hits the limit within seconds and is skipped."""
+    auth: str = "on"
+    """``on``: local accounts (log in; each person has their own library and chats);
+    ``off``: single-person mode, no login (read from the environment or the data dir's
+    own ``settings.json``, never from a user's)."""
+    session_days: float = 7.0
+    """A login lasts this long at most."""
+    session_idle_hours: float = 24.0
+    """A login unused for this long ends."""
 
     def with_changes(self, **changes: object) -> Settings:
         return dataclasses.replace(self, **changes)

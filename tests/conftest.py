@@ -117,6 +117,7 @@ def fake_service(data_dir: Path, fake_llm: FakeLLM, monkeypatch: pytest.MonkeyPa
 
     monkeypatch.setitem(embedding.EMBEDDERS, "fake", FakeEmbedder)
     monkeypatch.setenv("RAG_EMBEDDER", "fake")
+    monkeypatch.setenv("RAG_AUTH", "off")  # page tests: single-person mode (see test_app_auth)
     embedder = FakeEmbedder()
 
     def create_fake_service(settings: Settings) -> RagService:

@@ -1,0 +1,161 @@
+"""Streamlit glue for accounts: who is logged in, their settings, the login cookie.
+
+The engine (``rag.auth``) knows users and sessions; this module ties them to a browser:
+
+- the session token lives in ``st.session_state`` (this tab) and in an HttpOnly cookie
+  (``rag_session``) so that a refresh keeps the login. Streamlit can read cookies
+  (``st.context.cookies``) but a script cannot set one: like ``st.login``, the script sends
+  the browser to a server route (``serve.py``) that sets the cookie and sends it back. The
+  token travels through a one-time, 60-second code, never in a URL.
+- every page asks :func:`user_settings` for the settings of the person logged in: their own
+  data dir (``<data_dir>/users/<id>/``, or the data dir itself for the first administrator),
+  so their library, chats and settings are theirs alone.
+
+With ``RAG_AUTH=off`` nobody logs in and everything is the data dir's (single-person mode).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from urllib.parse import quote
+
+import streamlit as st
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+from rag.auth import HANDOFFS, Accounts, User
+from rag.settings import Settings, load_settings
+
+log = logging.getLogger("app.accounts")
+
+COOKIE = "rag_session"
+START_ROUTE = "api/session/start"
+END_ROUTE = "api/session/end"
+USER_KEY = "auth_user"  # plain data: {"id", "name", "role", "home"}
+TOKEN_KEY = "auth_token"  # noqa: S105 (a session-state key, not a secret)
+KEEP_ON_RESET = ("ui_lang", "ui_lang_choice")
+
+
+def enabled() -> bool:
+    """Accounts on (the default) unless ``RAG_AUTH=off`` (or the data dir's settings)."""
+    return load_settings().auth.strip().lower() not in ("off", "false", "0", "no")
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _accounts(data_dir: str, session_days: float, idle_hours: float) -> Accounts:
+    return Accounts(data_dir, session_days=session_days, idle_hours=idle_hours)
+
+
+def accounts() -> Accounts:
+    root = load_settings()
+    return _accounts(root.data_dir, root.session_days, root.session_idle_hours)
+
+
+def _cookie_token() -> str | None:
+    try:
+        token = st.context.cookies.get(COOKIE)
+    except Exception:  # no browser request (e.g. AppTest)
+        return None
+    return token if isinstance(token, str) else None
+
+
+def client_address() -> str:
+    try:
+        address = st.context.ip_address
+    except Exception:  # no browser request (e.g. AppTest)
+        return ""
+    return address if isinstance(address, str) else ""
+
+
+def _reset_state() -> None:
+    for key in list(st.session_state):
+        if key not in KEEP_ON_RESET:
+            del st.session_state[key]
+
+
+def current_user() -> User | None:
+    """The person logged in on this tab (checked against the server on every run, so a
+    logout, password change or disabled account elsewhere takes effect at once)."""
+    token = st.session_state.get(TOKEN_KEY) or _cookie_token()
+    user = accounts().user_for_token(token) if token else None
+    known = st.session_state.get(USER_KEY)
+    if user is None:
+        if known or TOKEN_KEY in st.session_state:
+            _reset_state()  # nothing of the previous person stays in this tab
+        return None
+    if not known or known["id"] != user.id:
+        _reset_state()
+    st.session_state[TOKEN_KEY] = token
+    st.session_state[USER_KEY] = {"id": user.id, "name": user.name, "role": user.role,
+                                  "home": user.home}
+    return user
+
+
+def signed_in() -> dict | None:
+    """The plain record of the person logged in (set by :func:`current_user` this run)."""
+    return st.session_state.get(USER_KEY) if enabled() else None
+
+
+def is_admin() -> bool:
+    """Admin pages: everyone in single-person mode, else administrators only."""
+    user = signed_in()
+    return not enabled() or bool(user and user["role"] == "admin")
+
+
+def user_settings() -> Settings:
+    """The settings (and data dir) of the person logged in; the data dir's in
+    single-person mode."""
+    root = load_settings()
+    if not enabled():
+        return root
+    user = st.session_state.get(USER_KEY)
+    if not user:
+        raise PermissionError("no one is logged in")
+    return load_settings(Path(root.data_dir) / user["home"]) if user["home"] else root
+
+
+def shared_settings(settings: Settings) -> Settings:
+    """The shared library's settings: the data dir's ``shared/`` home, the caller's
+    embedder (so that one query vector searches both)."""
+    return settings.with_changes(data_dir=str(accounts().shared_home()), library="default")
+
+
+def _base_path() -> str:
+    base = (st.get_option("server.baseUrlPath") or "").strip("/")
+    return f"/{base}/" if base else "/"
+
+
+def _redirect(url: str) -> None:
+    """Send the browser to ``url`` (how ``st.login`` reaches its own routes)."""
+    ctx = get_script_run_ctx()
+    if ctx is None:
+        return
+    message = ForwardMsg()
+    message.auth_redirect.url = url
+    ctx.enqueue(message)
+
+
+def begin_session(token: str, next_page: str = "") -> None:
+    """Use the new session here, and (where ``serve.py`` runs) store it in the cookie."""
+    _reset_state()
+    st.session_state[TOKEN_KEY] = token
+    if HANDOFFS.enabled:
+        code = HANDOFFS.issue(token)
+        _redirect(f"{_base_path()}{START_ROUTE}?code={quote(code)}&next={quote(next_page)}")
+        st.stop()
+    st.rerun()
+
+
+def log_out() -> None:
+    """End the session on the server (a copied cookie stops working), then clear the tab
+    and the cookie."""
+    token = st.session_state.get(TOKEN_KEY) or _cookie_token()
+    accounts().sessions.revoke(token)
+    if token != _cookie_token():
+        accounts().sessions.revoke(_cookie_token())
+    _reset_state()
+    if HANDOFFS.enabled:
+        _redirect(f"{_base_path()}{END_ROUTE}")
+        st.stop()
+    st.rerun()
