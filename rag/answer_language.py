@@ -55,14 +55,14 @@ def in_language(text: str, language: str) -> bool:
     return detect_language(text, default=language) == language
 
 
-def _probe(pieces: Iterator[str]) -> tuple[str, bool]:
-    """Read ``pieces`` until ``PROBE_WORDS`` words (or the end): (text, ended)."""
-    text = ""
+def _probe(pieces: Iterator[str]) -> tuple[list[str], bool]:
+    """Read ``pieces`` until ``PROBE_WORDS`` words (or the end): (pieces read, ended)."""
+    read: list[str] = []
     for piece in pieces:
-        text += piece
-        if len(text.split()) > PROBE_WORDS:
-            return text, False
-    return text, True
+        read.append(piece)
+        if len("".join(read).split()) > PROBE_WORDS:
+            return read, False
+    return read, True
 
 
 def _close(pieces: Iterable[str]) -> None:
@@ -79,14 +79,13 @@ def guard_language(first: Iterable[str], language: str,
     stream = iter(first)
     outcome.attempts = 1
     head, ended = _probe(stream)
-    if not in_language(head, language):
-        log.info("answer began in the wrong language (%r); retrying", head[:60])
+    if not in_language("".join(head), language):
+        log.info("answer began in the wrong language (%r); retrying", "".join(head)[:60])
         _close(stream)
         stream = iter(retry())
         outcome.attempts = 2
         head, ended = _probe(stream)
-    outcome.ok = in_language(head, language)
-    if head:
-        yield head
+    outcome.ok = in_language("".join(head), language)
+    yield from head
     if not ended:
         yield from stream
