@@ -24,6 +24,7 @@ import streamlit as st
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
+from rag import service as engine
 from rag.auth import HANDOFFS, Accounts, User
 from rag.settings import Settings, load_settings
 
@@ -119,6 +120,24 @@ def shared_settings(settings: Settings) -> Settings:
     """The shared library's settings: the data dir's ``shared/`` home, the caller's
     embedder (so that one query vector searches both)."""
     return settings.with_changes(data_dir=str(accounts().shared_home()), library="default")
+
+
+def shared_service(settings: Settings, create: bool = False) -> engine.RagService | None:
+    """The shared library's service for this person's settings (``None`` in
+    single-person mode, or while nothing was ever published, unless ``create``)."""
+    if not enabled():
+        return None
+    shared = shared_settings(settings)
+    if not create and not (Path(shared.data_dir) / "libraries" / shared.library).is_dir():
+        return None
+    return st.cache_resource(engine.create_service, show_spinner=False,
+                             max_entries=4)(shared)
+
+
+def with_shared(service: engine.RagService) -> engine.RagService:
+    """``service``, searching the shared library too when there is one."""
+    service.shared = shared_service(service.settings)
+    return service
 
 
 def _base_path() -> str:

@@ -17,7 +17,7 @@ import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
 import accounts_ui
-from rag import chats, i18n
+from rag import chats, i18n, shared
 from rag import service as engine
 from rag.errors import RagError
 from rag.grounding import GROUNDED_SHARE
@@ -86,8 +86,15 @@ def highlighted(passage: str, answer: str) -> str:
         for para in chats.supporting_sentences(passage, answer))
 
 
+def document_label(name: str) -> str:
+    """A document's name as shown; shared ones are marked (see ``rag.shared``)."""
+    if shared.is_shared(name):
+        return f"{t('chat.shared_prefix')} · {name.removeprefix(shared.PREFIX)}"
+    return name
+
+
 def _citation(source: dict[str, Any]) -> str:
-    text = f"[{source['rank']}] {i18n.plain(source['file'])}"
+    text = f"[{source['rank']}] {i18n.plain(document_label(source['file']))}"
     return text + (f", {t('chat.page', page=source['page'])}" if source.get("page") else "")
 
 
@@ -251,21 +258,22 @@ def _request_summary() -> None:
     st.session_state["summary_popover"] = False  # close it: the summary appears below
 
 
-def options(service: engine.RagService, names: list[str]) -> None:
-    """Document filter, answer language and "summarize this document"."""
+def options(service: engine.RagService, names: list[str], searchable: list[str]) -> None:
+    """Document filter (own and shared documents), answer language and "summarize this
+    document" (own ones)."""
     state = st.session_state
-    state["chat_filter"] = [n for n in state.get("chat_filter", []) if n in names]
+    state["chat_filter"] = [n for n in state.get("chat_filter", []) if n in searchable]
     if state.get("answer_lang") not in ANSWER_LANGUAGES:
         language = service.settings.language
         state["answer_lang"] = language if language in ANSWER_LANGUAGES else "auto"
     left, middle, right = st.columns([3, 1.5, 1.2], vertical_alignment="bottom")
-    left.multiselect(t("chat.filter"), names, key="chat_filter",
-                     placeholder=t("chat.filter_all"))
+    left.multiselect(t("chat.filter"), searchable, key="chat_filter",
+                     format_func=document_label, placeholder=t("chat.filter_all"))
     middle.selectbox(t("chat.answer_language"), list(ANSWER_LANGUAGES), key="answer_lang",
                      format_func=ANSWER_LANGUAGES.__getitem__,
                      help=t("chat.answer_language_help"))
     with right.popover(t("chat.summarize"), icon=":material/summarize:", width="stretch",
-                       key="summary_popover", on_change="rerun"):
+                       key="summary_popover", on_change="rerun", disabled=not names):
         st.selectbox(t("chat.summarize_doc"), names, key="summary_doc")
         st.button(t("chat.summarize_go"), type="primary", key="summarize",
                   on_click=_request_summary)
@@ -273,8 +281,8 @@ def options(service: engine.RagService, names: list[str]) -> None:
 
 def main() -> None:
     settings = accounts_ui.user_settings()
-    service = st.cache_resource(engine.create_service, show_spinner=False,
-                                max_entries=1)(settings)
+    service = accounts_ui.with_shared(st.cache_resource(
+        engine.create_service, show_spinner=False, max_entries=1)(settings))
     store = chats.ChatStore(settings.data_dir, settings.library)
     chat: chats.Chat = st.session_state.setdefault("chat", store.new_chat())
     conversations(store, chat)
@@ -282,8 +290,10 @@ def main() -> None:
     st.title(t("app.title"))
     st.caption(t("chat.caption"))
     names = [d.name for d in service.list_documents()]
-    if names:
-        options(service, names)
+    searchable = names + ([shared.PREFIX + d.name for d in service.shared.list_documents()]
+                          if service.shared is not None else [])
+    if searchable:
+        options(service, names, searchable)
     else:
         st.info(t("chat.empty"), icon=":material/info:")
         st.page_link("pages/documents.py", label=t("chat.go_documents"),
@@ -291,9 +301,10 @@ def main() -> None:
 
     pending = st.session_state.pop("pending", None) or {}
     turns: list[Turn] = chat["turns"]
-    if names and not turns and not pending:
+    if searchable and not turns and not pending:
         with st.chat_message("assistant", avatar=AVATARS["assistant"]):
-            st.markdown(t("chat.welcome", documents=i18n.count("document", len(names), LANG)))
+            st.markdown(t("chat.welcome",
+                          documents=i18n.count("document", len(searchable), LANG)))
     changed = False
     for index, turn in enumerate(turns):
         with st.chat_message(turn["role"], avatar=AVATARS.get(turn["role"])):
@@ -313,7 +324,7 @@ def main() -> None:
         turns += added
         changed = changed or bool(added)
 
-    prompt = st.chat_input(t("chat.input"), disabled=not names, key="chat_prompt")
+    prompt = st.chat_input(t("chat.input"), disabled=not searchable, key="chat_prompt")
     if prompt and prompt.strip():
         with st.chat_message("user", avatar=AVATARS["user"]):
             st.markdown(i18n.plain(prompt))

@@ -13,6 +13,7 @@ import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
 import accounts_ui
+import admin_ui
 from rag import download_jobs, gallery, i18n
 from rag import service as engine
 from rag.embedding import embedder_class
@@ -221,6 +222,8 @@ def main() -> None:
     hardware(settings, service)
     if accounts_ui.is_admin():  # downloads fill the shared models folder
         model_gallery(settings)
+    if accounts_ui.enabled() and accounts_ui.is_admin():
+        admin_ui.administration(service, LANG)
 
 
 try:

@@ -152,6 +152,8 @@ class RagService:
         self.settings = settings
         self._embedder, self._llm = embedder, llm
         self._library: Library | None = None
+        self.shared: RagService | None = None
+        """The shared library's service, searched too when set (see :mod:`rag.shared`)."""
 
     # ---- lazily loaded parts -----------------------------------------------------------
 
@@ -308,6 +310,10 @@ class RagService:
 
     def search(self, query: str, k: int | None = None,
                documents: list[str] | None = None) -> list[Source]:
+        if self.shared is not None:
+            from rag.shared import search_both
+
+            return search_both(self, self.shared, query, k or self.settings.top_k, documents)
         return hybrid_search(self.library, self.embedder, query, k or self.settings.top_k,
                              documents)
 

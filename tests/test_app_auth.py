@@ -3,6 +3,7 @@ registration modes, per-person libraries and chats, the admin part of Settings."
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -91,3 +92,107 @@ def test_open_registration(auth_app, data_dir: Path) -> None:
                  register_again=PASSWORD)
     assert not accounts.get("carl").is_admin
     assert "Sesión de **carl**" in " ".join(c.value for c in at.sidebar.caption)
+
+
+def _login(auth_app, name: str):
+    at = type(auth_app).from_file(auth_app._script_path, default_timeout=60).run()
+    at = _submit(at, login_name=name, login_password=PASSWORD)
+    assert f"Sesión de **{name}**" in " ".join(c.value for c in at.sidebar.caption)
+    return at
+
+
+def _ask(at, question: str):
+    at.chat_input(key="chat_prompt").set_value(question).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _all_text(at) -> str:
+    return "\n".join([m.value for m in at.markdown] + [c.value for c in at.caption]
+                     + [b.label for b in at.button] + [str(o) for s in at.multiselect
+                                                       for o in s.options])
+
+
+def test_each_person_sees_only_their_own_library_and_chats(auth_app, data_dir: Path,
+                                                          fake_service) -> None:
+    from rag.settings import load_settings
+
+    accounts = Accounts(data_dir)
+    homes = {name: accounts.home(accounts.create_user(name, PASSWORD)) for name in ("ana", "bob")}
+    facts = {"ana": "The vault code of the north office is AZUL-1111.",
+             "bob": "The vault code of the north office is ROJO-2222."}
+    for name, home in homes.items():  # same file name, different content
+        report = fake_service(load_settings(home)).ingest_bytes("codes.txt", facts[name].encode())
+        assert report.status == "added"
+    for name, other in (("ana", "bob"), ("bob", "ana")):
+        at = _ask(_login(auth_app, name), "What is the vault code of the north office?")
+        text = _all_text(at)
+        own_code, other_code = facts[name][-10:-1], facts[other][-10:-1]
+        assert own_code.replace("-", "\\-") in text  # the answer and its passage
+        assert other_code.replace("-", "\\-") not in text and other_code not in text
+        assert "codes\\.txt" in text
+        chats = list((homes[name] / "chats").rglob("*.json"))
+        assert len(chats) == 1 and own_code in chats[0].read_text()
+        assert other_code not in chats[0].read_text()
+        at.switch_page("pages/documents.py").run()
+        assert not at.exception
+        table = at.dataframe[0].value
+        assert list(table.iloc[:, 0]) == ["codes.txt"]  # one document: their own
+    # each sidebar lists one saved conversation: their own
+    for name in ("ana", "bob"):
+        listed = [b for b in _login(auth_app, name).sidebar.button
+                  if b.key and b.key.startswith("open_")]
+        assert len(listed) == 1
+
+
+def test_admin_publishes_to_the_shared_library_others_search_it(auth_app, data_dir: Path,
+                                                                fake_service) -> None:
+    from rag.settings import load_settings
+
+    accounts = Accounts(data_dir)
+    accounts.create_user("ana", PASSWORD)
+    bob = accounts.create_user("bob", PASSWORD)
+    ana_service = fake_service(load_settings(data_dir))
+    ana_service.ingest_bytes("policy.txt", b"The holiday policy grants 30 days of leave.")
+    ana_service.ingest_bytes("private.txt", b"The private salary of the director is 99.")
+
+    bob_at = _login(auth_app, "bob")
+    bob_at.switch_page("pages/settings.py").run()
+    assert "Administración" not in [h.value for h in bob_at.header]  # not for users
+
+    at = _login(auth_app, "ana")
+    at.switch_page("pages/settings.py").run()
+    assert not at.exception and "Administración" in [h.value for h in at.header]
+    at.multiselect(key="admin_publish_pick").select("policy.txt")
+    at = next(b for b in at.button if b.form_id == "admin_publish").click().run()
+    assert any("Publicado: policy\\.txt" in s.value for s in at.success)
+
+    bob_at = _login(auth_app, "bob")
+    assert bob_at.multiselect(key="chat_filter").options == ["Compartido · policy.txt"]
+    text = _all_text(_ask(bob_at, "How many days of leave does the holiday policy grant?"))
+    assert "Compartido · policy\\.txt" in text and "30 days" in text
+    assert "salary" not in text
+    # the shared library is read-only for bob: his own library stays empty
+    assert fake_service(load_settings(accounts.home(bob))).list_documents() == []
+
+
+def test_admin_manages_accounts_and_registration(auth_app, data_dir: Path) -> None:
+    accounts = Accounts(data_dir)
+    accounts.create_user("ana", PASSWORD)
+    bob = accounts.create_user("bob", PASSWORD)
+    (accounts.home(bob) / "chats").mkdir()
+    at = _login(auth_app, "ana")
+    at.switch_page("pages/settings.py").run()
+    at.radio(key="admin_registration_mode").set_value("invite")
+    at = next(b for b in at.button if b.form_id == "admin_registration").click().run()
+    code = re.search(r"`(.+)`", at.info[0].value).group(1)
+    accounts.register("carl", PASSWORD, invite=code)
+    at.selectbox(key="admin_pick").set_value("bob").run()
+    at.button(key="admin_toggle").click().run()
+    assert accounts.get("bob").disabled
+    assert at.button(key="admin_delete").disabled  # the name was not typed yet
+    at.text_input(key="admin_delete_confirm").input("bob").run()
+    at.button(key="admin_delete").click().run()
+    assert not at.exception
+    assert [u.name for u in accounts.users()] == ["ana", "carl"]
+    assert not accounts.home(bob).exists()

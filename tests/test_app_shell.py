@@ -13,7 +13,8 @@ from rag import errors, i18n
 from rag.service import RagService
 
 ROOT = Path(__file__).resolve().parent.parent
-UI_FILES = [ROOT / "app.py", ROOT / "accounts_ui.py", *sorted((ROOT / "pages").glob("*.py"))]
+UI_FILES = [ROOT / "app.py", ROOT / "accounts_ui.py", ROOT / "admin_ui.py",
+            *sorted((ROOT / "pages").glob("*.py"))]
 PAGES = ["pages/chat.py", "pages/documents.py", "pages/settings.py"]
 
 
@@ -33,7 +34,7 @@ def test_first_run_leaves_streamlit_legacy_pages_mode(fake_service) -> None:
     mode) reaches the chat page through the app's own router and sidebar."""
     from streamlit.testing.v1 import AppTest
 
-    assert len(UI_FILES) == 8
+    assert len(UI_FILES) == 9
     first = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
     assert not first.exception
     assert first.segmented_control(key="ui_lang_choice").value == "es"
@@ -43,7 +44,7 @@ def test_first_run_leaves_streamlit_legacy_pages_mode(fake_service) -> None:
 @pytest.mark.parametrize("path", UI_FILES, ids=lambda p: p.name)
 def test_ui_files_import_only_streamlit_rag_and_the_standard_library(path: Path) -> None:
     third_party = _top_level_imports(path) - set(sys.stdlib_module_names) - {"__future__"}
-    assert third_party <= {"streamlit", "rag", "accounts_ui"}, \
+    assert third_party <= {"streamlit", "rag", "accounts_ui", "admin_ui"}, \
         f"{path.name} imports {third_party}"
 
 
