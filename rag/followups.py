@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from rag.grounding import content_words
+from rag.grounding import content_words, meaning_words
 from rag.schema import Turn
 
 MIN_SIMILARITY = 0.45
@@ -38,9 +38,11 @@ def on_topic(rewritten: str, question: str, history: list[Turn],
     words = content_words(rewritten)
     if not words:
         return False
-    # every content word the question brings must survive the rewrite
-    asked = content_words(question)
-    if asked and not asked <= words:
+    # every content word the question brings must survive the rewrite (whole words: a
+    # rewrite about "network" has lost "NetworkManager")
+    kept = meaning_words(rewritten)
+    if any(not any(w.startswith(a[:max(5, len(a) - 3)]) for w in kept)
+           for a in meaning_words(question)):
         return False
     context = content_words(conversation_text(question, history))
     shared = len(words & context)

@@ -74,11 +74,15 @@ def fold(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
-def content_words(text: str) -> set[str]:
-    """Stems of the words that carry meaning (numbers included, stop words not)."""
+def meaning_words(text: str) -> set[str]:
+    """The words that carry meaning, folded (numbers included, stop words not)."""
     words = _WORD.findall(fold(_CITATION.sub(" ", text)))
-    return {w[:_STEM] for w in words
-            if (w.isdigit() or len(w) > 2) and w not in _STOPWORDS}
+    return {w for w in words if (w.isdigit() or len(w) > 2) and w not in _STOPWORDS}
+
+
+def content_words(text: str) -> set[str]:
+    """Stems of :func:`meaning_words` (a common prefix stands for a word's forms)."""
+    return {w[:_STEM] for w in meaning_words(text)}
 
 
 def split_sentences(text: str) -> list[str]:

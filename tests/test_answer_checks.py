@@ -189,3 +189,11 @@ def test_language_guard_retries_once_with_a_firmer_instruction() -> None:
                                                                       "los documentos estén "
                                                                       "en otro idioma.")
     assert messages[1]["content"] == "Q"
+
+
+def test_follow_up_rewrite_that_drops_the_new_word_falls_back() -> None:
+    history = [Turn("user", "¿Cómo se configura la red en Debian?"),
+               Turn("assistant", "Se edita /etc/network/interfaces.")]
+    assert followups.choose_query("Se crea /etc/network/interfaces.", "¿Y con NetworkManager?",
+                                  history) == ("¿Cómo se configura la red en Debian? "
+                                               "¿Y con NetworkManager?")

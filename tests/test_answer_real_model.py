@@ -11,7 +11,6 @@ from rag import markup
 from rag.schema import Turn
 from rag.service import RagService
 from rag.settings import load_settings
-from tests.conftest import FakeEmbedder
 
 pytestmark = pytest.mark.slow
 
@@ -40,7 +39,7 @@ QUESTIONS = [
 @pytest.fixture(scope="module")
 def service(tmp_path_factory) -> RagService:
     settings = load_settings(tmp_path_factory.mktemp("data"), max_tokens=96)
-    svc = RagService(settings, embedder=FakeEmbedder())
+    svc = RagService(settings)
     report = svc.ingest_bytes("red-debian.md", HOSTILE.encode())
     assert report.ok, report
     return svc
