@@ -121,13 +121,18 @@ def main() -> None:
             log.exception("page %s failed", page.title)
             st.error(i18n.error_message(exc, lang), icon=":material/error:")
         return
+    chat = st.Page("pages/chat.py", title=i18n.t("nav.chat", lang), icon=":material/forum:",
+                   url_path="chat-home", default=True)
     pages = [
-        st.Page("pages/chat.py", title=i18n.t("nav.chat", lang), icon=":material/forum:",
-                url_path="chat", default=True),
+        chat,
         st.Page("pages/documents.py", title=i18n.t("nav.documents", lang),
                 icon=":material/folder_open:", url_path="documents"),
         st.Page("pages/settings.py", title=i18n.t("nav.settings", lang),
                 icon=":material/tune:", url_path="settings"),
+        # The default page is served at "/": "/chat" leads there too, instead of Streamlit's
+        # "Page not found" dialog (hidden: not in the menu).
+        st.Page(lambda: st.switch_page(chat), title=i18n.t("nav.chat", lang), url_path="chat",
+                visibility="hidden"),
     ]
     if user is not None:
         pages.append(st.Page("pages/account.py", title=i18n.t("nav.account", lang),

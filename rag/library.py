@@ -1,17 +1,17 @@
-"""A library: documents, their chunks and vectors, on local disk.
+"""The embedded store: a library of documents, chunks and vectors on local disk.
 
 Layout of ``<data_dir>/libraries/<name>/``:
 
-- ``library.sqlite3``: documents, chunks, an embedding cache keyed by chunk hash, and a
-  ``generation`` counter bumped by every change (SQLite transactions make each change
-  all-or-nothing, even under ``kill -9``);
-- ``index.faiss`` + ``index.json``: the FAISS index, written atomically, rebuilt from the
-  database when its generation is stale;
+- ``library.sqlite3``: documents, chunks, their full-text index (FTS5, see
+  :mod:`rag.keywords`), an embedding cache keyed by chunk hash, and a log of chunk changes
+  (SQLite transactions make each change all-or-nothing, even under ``kill -9``);
+- ``index-<seq>.faiss`` + ``index.json``: the FAISS index as of change ``seq``; opening
+  loads it and applies the later changes (see :mod:`rag.library_index`);
 - ``files/``: the original uploads, so a library can be re-indexed and nothing is lost.
 
 Writers hold a thread lock and a file lock, so Streamlit sessions (threads) and other
-processes (the CLI) can share a library. Readers notice other processes' changes through
-the generation counter.
+processes (the CLI) can share a library; readers pick up other processes' changes from the
+change log before each search.
 """
 
 from __future__ import annotations
@@ -29,11 +29,13 @@ from pathlib import Path
 import numpy as np
 from filelock import FileLock
 
-from rag.bm25 import BM25Index
+from rag import keywords
 from rag.errors import DocumentNotFoundError, EmbedderMismatchError, InvalidNameError
+from rag.library_index import CHANGE_LOG, SyncedIndex
 from rag.schema import Chunk, DocumentInfo, LoadedDocument
+from rag.settings import Settings
 from rag.storage_io import atomic_write_bytes
-from rag.vector_index import VectorIndex
+from rag.store import ChunkRow, LibraryKey, VectorStore
 
 log = logging.getLogger(__name__)
 
@@ -50,24 +52,35 @@ CREATE TABLE IF NOT EXISTS chunks (
     content_hash TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS chunks_document ON chunks(document_id);
 CREATE TABLE IF NOT EXISTS embeddings (content_hash TEXT PRIMARY KEY, vector BLOB NOT NULL);
-"""
+""" + CHANGE_LOG
 
 LIBRARY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
-def library_root(data_dir: str | Path, name: str) -> Path:
+def check_library_name(name: str) -> str:
     if not LIBRARY_NAME.match(name) or ".." in name:
         raise InvalidNameError(f"Invalid library name '{name}': use letters, digits, '-', '_'.",
                                name=name)
-    return Path(data_dir) / "libraries" / name
+    return name
 
 
-class Library:
-    def __init__(self, root: Path, embedder_name: str, dim: int, adopt: bool = False) -> None:
+def library_root(data_dir: str | Path, name: str) -> Path:
+    return Path(data_dir) / "libraries" / check_library_name(name)
+
+
+class Library(VectorStore):
+    @classmethod
+    def open(cls, key: LibraryKey, embedder_name: str, dim: int, settings: Settings,
+             adopt: bool = False) -> Library:
+        return cls(library_root(key.data_dir, key.name), embedder_name, dim, adopt=adopt,
+                   ann_min=settings.ann_min_chunks)
+
+    def __init__(self, root: Path, embedder_name: str, dim: int, adopt: bool = False,
+                 ann_min: int = 20_000) -> None:
         """Open (or create) the library at ``root``. If it was indexed by another embedder,
         raise :class:`EmbedderMismatchError`, or with ``adopt`` drop its chunks and vectors
         (documents and originals stay) so that it can be re-indexed."""
-        self.root = root
+        self.root, self.where = root, str(root)
         self.embedder_name, self.dim = embedder_name, dim
         (root / "files").mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
@@ -78,12 +91,12 @@ class Library:
         self._db.execute("PRAGMA synchronous=NORMAL")
         with self._lock, self._file_lock:
             self._db.executescript(SCHEMA)
-        with self._write():
-            self._check_embedder(adopt)
-        self._generation = -1
-        self._vectors = VectorIndex(dim)
-        self._keywords = BM25Index()
-        self._refresh()
+            keywords.create_fts(self._db)
+            with self._write():
+                self._check_embedder(adopt)
+            self._index = SyncedIndex(root, dim, ann_min)
+            self._index.refresh(self._db)
+            self._index.save_if_due(self._db)  # a rebuilt index is written once
 
     # ---- locking and state -------------------------------------------------------------
 
@@ -110,7 +123,6 @@ class Library:
         stored, count = self._meta("embedder"), self._count("chunks")
         if stored and stored != self.embedder_name and count and adopt:
             self._db.execute("DELETE FROM chunks")
-            self._bump_generation()
         elif stored and stored != self.embedder_name and count:
             raise EmbedderMismatchError(
                 f"This library was indexed with the embedder '{stored}', but '"
@@ -125,35 +137,16 @@ class Library:
     def _count(self, table: str) -> int:
         return self._db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]  # noqa: S608
 
-    def _bump_generation(self) -> int:
-        generation = int(self._meta("generation", "0")) + 1
-        self._set_meta("generation", generation)
-        return generation
+    def _after_change(self) -> None:
+        """After a commit, under the locks: apply it to the index; save that if due."""
+        self._index.refresh(self._db)
+        self._index.save_if_due(self._db)
 
-    def _refresh(self) -> None:
-        """Reload the in-memory indexes if another process (or a crash) left them stale."""
+    def indexed_ids(self) -> set[int]:
+        """The chunk ids the vector index holds once up to date (for consistency checks)."""
         with self._lock:
-            generation = int(self._meta("generation", "0"))
-            if generation == self._generation:
-                return
-            path = self.root / "index.faiss"
-            loaded = VectorIndex.load(path, self.dim, generation)
-            rows = self._db.execute(
-                "SELECT c.id, c.heading, c.text, e.vector FROM chunks c "
-                "JOIN embeddings e ON e.content_hash = c.content_hash").fetchall()
-            ids = [r[0] for r in rows]
-            if loaded is None:
-                loaded = VectorIndex(self.dim)
-                if rows:
-                    loaded.add(np.asarray(ids),
-                               np.vstack([np.frombuffer(r[3], dtype=np.float32) for r in rows]))
-                with self._file_lock:  # as writers save: two processes' files never mix
-                    if int(self._meta("generation", "0")) == generation:
-                        loaded.save(path, generation)
-            self._vectors = loaded
-            self._keywords = BM25Index()
-            self._keywords.add(ids, [f"{r[1]}\n{r[2]}" for r in rows])
-            self._generation = generation
+            self._index.refresh(self._db)
+            return self._index.index.ids()
 
     # ---- documents ---------------------------------------------------------------------
 
@@ -168,7 +161,6 @@ class Library:
                 for r in rows]
 
     def stats(self) -> tuple[int, int]:
-        """(documents, chunks)."""
         with self._lock:
             return self._count("documents"), self._count("chunks")
 
@@ -191,6 +183,9 @@ class Library:
             raise DocumentNotFoundError(f"No document named '{name}' in this library.", name=name)
         return self.root / "files" / f"{row[0]}.{row[1]}"
 
+    def read_original(self, name: str) -> bytes:
+        return self.original_path(name).read_bytes()
+
     def chunks_of(self, name: str) -> list[Chunk]:
         with self._lock:
             rows = self._db.execute(
@@ -203,7 +198,6 @@ class Library:
                       ordinal=r[4]) for r in rows]
 
     def cached_vectors(self, hashes: list[str]) -> dict[str, np.ndarray]:
-        """Vectors already computed for these chunk hashes (by this library's embedder)."""
         found: dict[str, np.ndarray] = {}
         with self._lock:
             for start in range(0, len(hashes), 500):
@@ -217,11 +211,8 @@ class Library:
 
     def add_document(self, document: LoadedDocument, chunks: list[Chunk], vectors: np.ndarray,
                      original: bytes) -> tuple[str, str]:
-        """Store a document, replacing one of the same name.
-
-        Returns ``("added" | "replaced", name)``, or ``("skipped", other)`` when another
-        document already holds the same content (checked under the write lock, so two
-        sessions uploading the same file at once store it once)."""
+        """See :meth:`VectorStore.add_document`; the duplicate check runs under the write
+        lock, so two sessions uploading the same file at once store it once."""
         if len(chunks) != len(vectors):
             raise ValueError("one vector per chunk")
         original_path = self.root / "files" / f"{document.content_hash}.{document.kind}"
@@ -230,107 +221,83 @@ class Library:
         with self._lock, self._file_lock:
             if not original_path.exists():  # ...and again inside: a delete may have removed it
                 atomic_write_bytes(original_path, original)
-            return self._add_rows(document, chunks, vectors)
+            with self._write():
+                outcome = self._add_rows(document, chunks, vectors)
+            self._after_change()
+            return outcome
 
     def _add_rows(self, document: LoadedDocument, chunks: list[Chunk],
                   vectors: np.ndarray) -> tuple[str, str]:
-        with self._write():
-            self._refresh()
-            twin = self._db.execute(
-                "SELECT name FROM documents WHERE content_hash = ? AND name != ?",
-                (document.content_hash, document.file_name)).fetchone()
-            if twin:
-                return "skipped", twin[0]
-            old = self._db.execute("SELECT id FROM documents WHERE name = ?",
-                                   (document.file_name,)).fetchone()
-            removed = self._delete_rows(old[0]) if old else []
-            doc_id = self._db.execute(
-                "INSERT INTO documents (name, kind, pages, characters, content_hash, added_at, "
-                "warnings) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (document.file_name, document.kind, document.pages, document.characters,
-                 document.content_hash, datetime.now(UTC).isoformat(timespec="seconds"),
-                 json.dumps(document.warnings, ensure_ascii=False))).lastrowid
-            ids = []
-            for chunk, vector in zip(chunks, vectors, strict=True):
-                ids.append(self._db.execute(
-                    "INSERT INTO chunks (document_id, ordinal, page, heading, text, content_hash)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
-                    (doc_id, chunk.ordinal, chunk.page, chunk.heading, chunk.text,
-                     chunk.content_hash)).lastrowid)
-                self._db.execute("INSERT OR IGNORE INTO embeddings VALUES (?, ?)",
-                                 (chunk.content_hash, np.asarray(vector, np.float32).tobytes()))
-            generation = self._bump_generation()
-            self._vectors.remove(removed)
-            self._keywords.remove(removed)
-            self._vectors.add(np.asarray(ids), vectors)
-            self._keywords.add(ids, [f"{c.heading}\n{c.text}" for c in chunks])
-        self._save_index(generation)  # still under the file lock (see _save_index)
+        twin = self._db.execute(
+            "SELECT name FROM documents WHERE content_hash = ? AND name != ?",
+            (document.content_hash, document.file_name)).fetchone()
+        if twin:
+            return "skipped", twin[0]
+        old = self._db.execute("SELECT id FROM documents WHERE name = ?",
+                               (document.file_name,)).fetchone()
+        if old:
+            self._delete_rows(old[0])
+        doc_id = self._db.execute(
+            "INSERT INTO documents (name, kind, pages, characters, content_hash, added_at, "
+            "warnings) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (document.file_name, document.kind, document.pages, document.characters,
+             document.content_hash, datetime.now(UTC).isoformat(timespec="seconds"),
+             json.dumps(document.warnings, ensure_ascii=False))).lastrowid
+        self._db.executemany(
+            "INSERT INTO chunks (document_id, ordinal, page, heading, text, content_hash)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [(doc_id, c.ordinal, c.page, c.heading, c.text, c.content_hash) for c in chunks])
+        self._db.executemany(
+            "INSERT OR IGNORE INTO embeddings VALUES (?, ?)",
+            [(c.content_hash, np.asarray(v, np.float32).tobytes())
+             for c, v in zip(chunks, vectors, strict=True)])
         return ("replaced" if old else "added"), document.file_name
 
     def delete_document(self, name: str) -> None:
         with self._lock, self._file_lock:
             with self._write():
-                self._refresh()
                 row = self._db.execute(
                     "SELECT id, content_hash, kind FROM documents WHERE name = ?",
                     (name,)).fetchone()
                 if row is None:
                     raise DocumentNotFoundError(f"No document named '{name}' in this library.",
                                                 name=name)
-                removed = self._delete_rows(row[0])
-                generation = self._bump_generation()
-                self._vectors.remove(removed)
-                self._keywords.remove(removed)
-            self._save_index(generation)
+                self._delete_rows(row[0])
+            self._after_change()
             # After the commit (a crash before it must not lose the original) and under the
             # lock (an upload of the same content must not store a row without its original).
             if self.name_with_content(row[1]) is None:
                 (self.root / "files" / f"{row[1]}.{row[2]}").unlink(missing_ok=True)
 
-    def _delete_rows(self, doc_id: int) -> list[int]:
-        ids = [r[0] for r in self._db.execute("SELECT id FROM chunks WHERE document_id = ?",
-                                              (doc_id,))]
+    def _delete_rows(self, doc_id: int) -> None:
         self._db.execute("DELETE FROM chunks WHERE document_id = ?", (doc_id,))
         self._db.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
-        return ids
-
-    def _save_index(self, generation: int) -> None:
-        """Called after the commit but under the file lock: two processes writing the
-        ``.faiss`` and ``.json`` files at once could otherwise leave one's index labelled
-        with the other's generation (a stale index trusted as current)."""
-        with self._lock, self._file_lock:
-            self._generation = generation
-            self._vectors.save(self.root / "index.faiss", generation)
 
     # ---- search ------------------------------------------------------------------------
 
-    def allowed_ids(self, documents: list[str] | None) -> set[int] | None:
-        if not documents:
-            return None
+    def _allowed_ids(self, documents: list[str]) -> set[int]:
         marks = ",".join("?" * len(documents))
-        with self._lock:
-            return {r[0] for r in self._db.execute(
-                f"SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id "  # noqa: S608
-                f"WHERE d.name IN ({marks})", documents)}
+        return {r[0] for r in self._db.execute(
+            f"SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id "  # noqa: S608
+            f"WHERE d.name IN ({marks})", documents)}
 
     def dense_search(self, query: np.ndarray, k: int,
-                     allowed: set[int] | None) -> list[tuple[int, float]]:
+                     documents: list[str] | None = None) -> list[tuple[int, float]]:
         with self._lock:
-            self._refresh()
-            return self._vectors.search(query, k, allowed)
+            self._index.refresh(self._db)
+            allowed = None if documents is None else self._allowed_ids(documents)
+            return self._index.index.search(query, k, allowed)
 
     def keyword_search(self, query: str, k: int,
-                       allowed: set[int] | None) -> list[tuple[int, float]]:
+                       documents: list[str] | None = None) -> list[tuple[int, float]]:
         with self._lock:
-            self._refresh()
-            return self._keywords.search(query, k, allowed)
+            return keywords.keyword_search(self._db, query, k, documents)
 
     def vectors(self, ids: list[int]) -> np.ndarray:
         with self._lock:
-            return self._vectors.vectors(ids)
+            return self._index.index.vectors(ids)
 
-    def chunk_rows(self, ids: list[int]) -> dict[int, tuple[str, int | None, str, str]]:
-        """chunk id -> (file name, page, heading, text)."""
+    def chunk_rows(self, ids: list[int]) -> dict[int, ChunkRow]:
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))

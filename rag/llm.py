@@ -1,7 +1,11 @@
-"""Language models behind one small interface; llama-cpp-python runs GGUF files in-process."""
+"""Language models behind one small interface, and the registry that picks one from the
+settings: llama-cpp-python runs GGUF files in-process (the default); ``RAG_LLM_URL`` selects
+an OpenAI-compatible model server (:mod:`rag.openai_llm`). A new backend is one module with
+an :class:`LLM` subclass plus one line in :data:`BACKENDS`."""
 
 from __future__ import annotations
 
+import importlib
 import logging
 import threading
 from abc import ABC, abstractmethod
@@ -10,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rag.errors import ModelLoadError, RagError
+from rag.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -22,8 +27,11 @@ class Hardware:
     layers_offloaded: int
     layers_total: int
     threads: int
+    server: str = ""  # a model server's address ("" when the model runs in this process)
 
     def describe(self) -> str:
+        if self.server:
+            return f"Model server: {self.server}"
         if self.gpu and self.layers_offloaded:
             return f"GPU: {self.layers_offloaded}/{self.layers_total} layers offloaded"
         return f"CPU, {self.threads} threads"
@@ -33,6 +41,16 @@ class LLM(ABC):
     name: str
     n_ctx: int
     hardware: Hardware
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LLM:
+        """The model the settings describe (loads or connects; may raise a RagError)."""
+        raise NotImplementedError(f"{cls.__name__} is not built from settings")
+
+    @classmethod
+    def expected_hardware(cls, settings: Settings) -> Hardware:
+        """Where the model would run, without loading it."""
+        raise NotImplementedError
 
     @abstractmethod
     def stream_chat(self, messages: list[Message], max_tokens: int, temperature: float,
@@ -82,6 +100,14 @@ class LlamaCppLLM(LLM):
         self._busy_timeout_s = busy_timeout_s
         log.info("model %s loaded: %s, n_ctx=%d", self.name, self.hardware.describe(), self.n_ctx)
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LlamaCppLLM:
+        from rag import gguf
+
+        return cls(gguf.resolve_model(settings.model, settings.models_dir), n_ctx=settings.n_ctx,
+                   n_threads=settings.threads, n_gpu_layers=settings.n_gpu_layers,
+                   repeat_penalty=settings.repeat_penalty)
+
     def count_tokens(self, text: str) -> int:
         return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
@@ -98,3 +124,16 @@ class LlamaCppLLM(LLM):
                     yield piece
         finally:
             self._lock.release()
+
+
+# name -> "module:Class"; imported only when selected.
+BACKENDS = {
+    "llamacpp": "rag.llm:LlamaCppLLM",
+    "openai": "rag.openai_llm:OpenAICompatibleLLM",
+}
+
+
+def llm_backend(settings: Settings) -> type[LLM]:
+    """The model server's client when ``llm_url`` is set, else the in-process llama.cpp."""
+    module, _, cls = BACKENDS["openai" if settings.llm_url else "llamacpp"].partition(":")
+    return getattr(importlib.import_module(module), cls)

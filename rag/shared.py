@@ -69,6 +69,6 @@ def publish(own: RagService, shared: RagService, names: list[str]) -> list:
     """Copy documents (from their stored originals) into the shared library."""
     reports = []
     for name in names:
-        data = own.library.original_path(name).read_bytes()
+        data = own.library.read_original(name)
         reports.append(shared.ingest_bytes(name, data))
     return reports

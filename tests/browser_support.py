@@ -53,24 +53,27 @@ def wait_healthy(url: str, proc: subprocess.Popen, timeout_s: float = 90) -> Non
 
 def server_env(data: Path, **settings: str) -> dict[str, str]:
     """The environment for the server (and CLI runs beside it): ``RAG_DATA_DIR`` and
-    ``RAG_<KEY>`` for each of ``settings``; no other ``RAG_*`` leaks in."""
+    ``RAG_<KEY>`` for each of ``settings``; no other ``RAG_*`` leaks in. Accounts are off
+    (single-person mode) unless ``auth="on"``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
     env["RAG_DATA_DIR"] = str(data)
+    env["RAG_AUTH"] = "off"
     env.update({f"RAG_{key.upper()}": value for key, value in settings.items()})
     return env
 
 
 @contextmanager
-def streamlit_server(data: Path, log_name: str = "streamlit.log",
+def streamlit_server(data: Path, log_name: str = "streamlit.log", script: str = "app.py",
                      **settings: str) -> Iterator[tuple[str, Path]]:
-    """``streamlit run app.py`` on a free port over the data dir ``data`` (plus ``RAG_*``
+    """``streamlit run <script>`` on a free port over the data dir ``data`` (plus ``RAG_*``
     ``settings``); killed on exit, its log copied to ``test-artifacts/<log_name>``. Yields
-    its URL and its log file."""
+    its URL and its log file. ``script="serve.py"`` is how ``make run`` serves the app
+    (with the login-cookie routes)."""
     port = free_port()
     log_path = data / "streamlit.log"
-    with open(log_path, "wb") as log:
+    with open(log_path, "ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+            [sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port),
              "--server.headless", "true", "--server.address", "127.0.0.1"],
             cwd=ROOT, env=server_env(data, **settings), stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True)

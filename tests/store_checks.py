@@ -10,7 +10,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import faiss
 import numpy as np
 
 from rag.library import Library
@@ -115,9 +114,8 @@ def check_store(root: Path, embedder_name: str, dim: int) -> dict[str, int]:
     assert not missing, f"originals missing for {missing}"
     library = Library(root, embedder_name, dim)
     try:
-        index = library._vectors._index
-        ids = set(faiss.vector_to_array(index.id_map).tolist()) if index.ntotal else set()
-        assert index.ntotal == len(chunk_ids) and ids == chunk_ids, (index.ntotal, len(chunk_ids))
+        ids = library.indexed_ids()
+        assert ids == chunk_ids, (len(ids), len(chunk_ids))
     finally:
         library.close()
     return {r[0]: r[3] for r in rows}

@@ -36,13 +36,17 @@ def test_every_specific_engine_error_code_is_translated() -> None:
 
 def test_error_message() -> None:
     exc = errors.EncryptedFileError("x.pdf is password-protected.", name="x.pdf")
-    assert i18n.error_message(exc, "es") == ("«x.pdf» está protegido con contraseña: "
+    # Messages are Markdown for the screen: every value in them is escaped (i18n.plain).
+    assert i18n.error_message(exc, "es") == ("«x\\.pdf» está protegido con contraseña: "
                                              "quítala y vuelve a subirlo.")
     assert "password-protected" in i18n.error_message(exc, "en")
     busy = errors.RagError("The model is busy; try again shortly.")
-    assert i18n.error_message(busy, "es") == busy.message  # no translation: English
+    assert i18n.error_message(busy, "es") == i18n.plain(busy.message)  # no translation
     missing = errors.ModelLoadError("Could not load m.gguf")  # a parameter is missing
-    assert i18n.error_message(missing, "es") == "Could not load m.gguf"
+    assert i18n.error_message(missing, "es") == "Could not load m\\.gguf"
+    hostile = errors.EmptyFileError("x is empty.", name="[a](http://e.x) **b**.txt")
+    assert i18n.error_message(hostile, "en") == (
+        "“\\[a\\]\\(http\u2060\\:\\/\\/e\\.x\\) \\*\\*b\\*\\*\\.txt” is empty.")
     assert i18n.error_message(KeyError("internal"), "en") == i18n.t("error.unexpected", "en")
 
 

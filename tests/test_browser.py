@@ -1,5 +1,5 @@
 """The real app in a real browser: ``streamlit run app.py`` with the real models (SmolLM2
-GGUF, MiniLM), driven by Debian's headless chromium through playwright.
+GGUF, the multilingual USE embedder), driven by Debian's headless chromium through playwright.
 
 Uploads a PDF whose distinctive fact is on page 2, asks about it, waits for the streamed
 answer and checks that a source names the file and page 2. Saves a screenshot of each page

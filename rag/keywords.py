@@ -1,0 +1,84 @@
+"""Keyword search for the embedded store: SQLite FTS5 with BM25 ranking, accent- and
+case-insensitive (``unicode61 remove_diacritics 2``).
+
+The full-text index is an external-content FTS5 table over ``chunks``, kept in step by
+triggers: it changes in the same transaction as the chunks (all-or-nothing, even under
+``kill -9``), and nothing is loaded into memory to search it.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import unicodedata
+
+_WORD = re.compile(r"[a-z0-9]+")
+MAX_QUERY_TERMS = 32
+
+# Function words that carry no topic (Spanish and English); accents already stripped.
+STOPWORDS = frozenset(
+    """a al algo como con cual cuales cuando de del desde donde el ella ellos en entre era es
+    esa ese esta este esto fue ha han hay la las le les lo los mas me mi muy no nos o para
+    pero por que quien se segun ser si sin sobre su sus tambien te tiene un una uno unos
+    unas y ya son fueron cuanto cuantos cuantas
+    an and are as at be by did do does for from had has have how in is it its of on or that
+    the their there these this to was were what when where which who whom why will with""".split()
+)
+
+FTS_SCHEMA = """
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
+    heading, text, content='chunks', content_rowid='id',
+    tokenize='unicode61 remove_diacritics 2');
+CREATE TRIGGER IF NOT EXISTS chunks_fts_insert AFTER INSERT ON chunks BEGIN
+    INSERT INTO chunks_fts(rowid, heading, text) VALUES (new.id, new.heading, new.text);
+END;
+CREATE TRIGGER IF NOT EXISTS chunks_fts_delete AFTER DELETE ON chunks BEGIN
+    INSERT INTO chunks_fts(chunks_fts, rowid, heading, text)
+        VALUES ('delete', old.id, old.heading, old.text);
+END;
+"""
+
+
+def normalize(text: str) -> str:
+    """Lowercase and strip accents: "Información" -> "informacion"."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def tokenize(text: str) -> list[str]:
+    return [w for w in _WORD.findall(normalize(text)) if w not in STOPWORDS]
+
+
+def match_expression(query: str) -> str:
+    """An FTS5 query matching any of the query's topic words (quoted: no operator in a
+    question can change the query's meaning or make it invalid)."""
+    terms = list(dict.fromkeys(tokenize(query)))[:MAX_QUERY_TERMS]
+    return " OR ".join(f'"{t}"' for t in terms)
+
+
+def create_fts(db: sqlite3.Connection) -> None:
+    """Create the index and its triggers; index existing chunks once (older libraries)."""
+    existed = db.execute(
+        "SELECT 1 FROM sqlite_master WHERE name = 'chunks_fts'").fetchone() is not None
+    db.executescript(FTS_SCHEMA)
+    if not existed:
+        db.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('rebuild')")
+
+
+def keyword_search(db: sqlite3.Connection, query: str, k: int,
+                   documents: list[str] | None = None) -> list[tuple[int, float]]:
+    """The ``k`` best chunk ids by BM25 (higher is better), optionally only in ``documents``."""
+    expression = match_expression(query)
+    if not expression or k <= 0:
+        return []
+    if documents is None:
+        rows = db.execute("SELECT rowid, -bm25(chunks_fts) FROM chunks_fts "
+                          "WHERE chunks_fts MATCH ? ORDER BY bm25(chunks_fts) LIMIT ?",
+                          (expression, k))
+    else:
+        marks = ",".join("?" * len(documents))
+        sql = ("SELECT rowid, -bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ? AND "  # noqa: S608
+               "rowid IN (SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id "
+               f"WHERE d.name IN ({marks})) ORDER BY bm25(chunks_fts) LIMIT ?")
+        rows = db.execute(sql, (expression, *documents, k))
+    return [(int(r[0]), float(r[1])) for r in rows]
