@@ -186,7 +186,7 @@ def model_gallery(settings: Settings) -> None:
     cores = os.cpu_count() or 1
     st.caption(t("gal.caption", cores=t("gal.cores", n=settings.n_threads or cores),
                  memory=i18n.number(gallery.total_memory_gb(), LANG),
-                 folder=i18n.plain(settings.models_dir)))
+                 folder=i18n.plain(Path(settings.models_dir).name + "/")))
     finished_downloads(settings.models_dir)
     busy = {job.source for job in download_jobs.jobs(settings.models_dir)}
     if busy:  # (no polling when nothing runs)
