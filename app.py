@@ -90,6 +90,16 @@ def sidebar_status(lang: str) -> None:
         sidebar.caption(f":material/error: {i18n.error_message(exc, lang)}")
 
 
+MEMBER_PATHS = ("chat", "documents", "settings", "account")
+
+
+def _leading_to(target: st.Page) -> list[st.Page]:
+    """Hidden pages at the members' paths that take a stranger to ``target`` (the login or
+    first-account form) instead of Streamlit's "Page not found" dialog."""
+    return [st.Page(lambda: st.switch_page(target), title=target.title, url_path=path,
+                    visibility="hidden") for path in MEMBER_PATHS]
+
+
 def public_pages(lang: str):
     """Login (and Register when open), or the first account's form on a new data dir."""
     accounts = accounts_ui.accounts()
@@ -97,12 +107,13 @@ def public_pages(lang: str):
                        title=i18n.t("nav.setup" if accounts.needs_setup() else "nav.register",
                                     lang))
     if accounts.needs_setup():
-        return st.navigation([register], position="hidden")
-    pages = [st.Page("pages/login.py", title=i18n.t("nav.login", lang), icon=":material/login:",
-                     url_path="login", default=True)]
+        return st.navigation([register, *_leading_to(register)], position="hidden")
+    login = st.Page("pages/login.py", title=i18n.t("nav.login", lang), icon=":material/login:",
+                    url_path="login", default=True)
+    pages = [login]
     if accounts.registration_mode() != "closed":
         pages.append(register)
-    return st.navigation(pages)
+    return st.navigation([*pages, *_leading_to(login)])
 
 
 def main() -> None:

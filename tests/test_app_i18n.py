@@ -99,3 +99,12 @@ def test_plain_breaks_autolinks() -> None:
 def test_plain_stream_equals_plain_of_the_whole() -> None:
     pieces = ["![x](", "ht", "tp://e", "vil)\n", "**bold", "** ww", "w.x.com"]
     assert "".join(i18n.plain_stream(pieces)) == i18n.plain("".join(pieces))
+
+
+def test_encoding_notes_in_spanish() -> None:
+    assert i18n.warning_text("not UTF-8: decoded as UTF-8 with 2 invalid byte(s) replaced",
+                             "es") == "UTF-8 con 2 byte(s) no válido(s), reemplazado(s) por �"
+    assert i18n.warning_text("not UTF-8: decoded as UTF-16 (no BOM)", "es") == (
+        "no es UTF-8: se leyó como UTF-16 (sin BOM)")
+    assert i18n.warning_text("named .pdf but its content is plain text: read as such",
+                             "es") == "se llama .pdf pero es texto sin formato: se leyó como tal"

@@ -100,3 +100,30 @@ def test_paths_notices_and_invisible_characters(app_url: str) -> None:
             page.screenshot(path=str(ARTIFACTS / "notices.png"), full_page=True)
         finally:
             browser.close()
+
+
+def test_member_paths_lead_strangers_to_the_login(tmp_path) -> None:
+    """With accounts on, a stranger opening /chat, /documents, /settings or /account gets the
+    first-account form (new data dir) or the login form, never "Page not found"."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from rag.auth import Accounts
+
+    data = tmp_path / "data"
+    data.mkdir()
+    with streamlit_server(data, "streamlit-member-paths.log", auth="on") as (url, _), \
+            sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            for heading in ("Crea la cuenta de administración", "Entrar"):
+                if heading == "Entrar":
+                    Accounts(data).create_user("ana", "correct horse battery")
+                for path in ("/", "/chat", "/documents", "/settings", "/account"):
+                    page.goto(url + path)
+                    expect(page.get_by_role("heading", name=heading)).to_be_visible(
+                        timeout=60_000)
+                    _idle(page)
+                    assert not page.get_by_text(re.compile("Page not found", re.I)).count()
+        finally:
+            browser.close()

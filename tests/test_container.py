@@ -118,15 +118,17 @@ def test_entrypoint_serves_the_app_and_adopts_the_baked_model(tmp_path: Path) ->
     port = free_port()
     log = tmp_path / "entry.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen([str(ENTRYPOINT)], env=_entry_env(data, models, PORT=str(port)),
-                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        # Streamlit options as environment variables, as on a cloud service (README).
+        env = _entry_env(data, models, PORT=str(port), STREAMLIT_SERVER_BASE_URL_PATH="chatdocs")
+        proc = subprocess.Popen([str(ENTRYPOINT)], env=env, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        url = f"http://127.0.0.1:{port}"
+        url = f"http://127.0.0.1:{port}/chatdocs"
         wait_healthy(url, proc)
         # exec: the process the container starts *is* streamlit, so `docker stop` reaches it.
         cmdline = Path(f"/proc/{proc.pid}/cmdline").read_bytes().split(b"\0")
         assert b"streamlit" in cmdline and b"serve.py" in cmdline, cmdline
-        with urllib.request.urlopen(url, timeout=10) as response:
+        with urllib.request.urlopen(url + "/", timeout=10) as response:
             assert response.status == 200
             assert b'<div id="root">' in response.read()
         saved = json.loads((data / "settings.json").read_text())
