@@ -126,13 +126,20 @@ def cmd_ask(args: argparse.Namespace) -> int:
         print()
     answer = stream.result()
     if args.json:
+        checked = answer.assessment
         print(json.dumps({"answer": answer.text, "query": answer.query,
                           "language": answer.language,
                           "sources": [_source_json(s) for s in answer.sources],
+                          "grounding": checked.grounding.as_json() if checked else None,
+                          "language_ok": checked.language_ok if checked else True,
                           "timings": asdict(answer.timings)}, ensure_ascii=False))
     else:
         for s in answer.sources:
             print(f"[{s.rank}] {s.citation} (score {s.score:.2f})")
+        if answer.assessment is not None:
+            checked = answer.assessment.grounding
+            print(f"grounding: {checked.supported:.0%} of sentences supported"
+                  + "".join(f"\n  unsupported: {u}" for u in checked.unsupported))
         t = answer.timings
         print(f"retrieval {t.retrieve_ms:.0f} ms, first token {t.first_token_ms:.0f} ms, "
               f"{t.tokens_per_s:.1f} tok/s", file=sys.stderr)
@@ -205,11 +212,58 @@ def cmd_reindex(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
+    if args.action == "pull":
+        return cmd_models_pull(args)
+    if args.action == "gallery":
+        return cmd_models_gallery(args)
     service = _service(args)
     for m in service.available_models():
         mark = " (default)" if m.default else ""
         print(f"{m.name}{mark}\t{m.quantization}\t{m.size_bytes / 2**20:.0f} MB\t{m.path}")
     print(f"runs on: {service.hardware().describe()}")
+    return 0
+
+
+def _models_dir(args: argparse.Namespace) -> str:
+    from rag.settings import load_settings
+
+    return load_settings(args.data).models_dir
+
+
+def cmd_models_gallery(args: argparse.Namespace) -> int:
+    from rag import gallery
+
+    models_dir = _models_dir(args)
+    for m in gallery.load_gallery():
+        fit = gallery.machine_fit(m, models_dir)
+        state = "installed" if fit.installed else ("" if fit.fits_memory else "too big")
+        print(f"{m.id}\t{m.name}\t{m.size_gb:.2f} GB\tRAM {m.ram_gb:.1f} GB\t"
+              f"~{fit.tokens_per_s:g} tok/s\t{m.licence}\t{state}".rstrip())
+        print(f"\t{m.source}")
+    return 0
+
+
+def cmd_models_pull(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from rag import downloads, gallery
+
+    if not args.source:
+        print("Give a SOURCE: a gallery id, a Hugging Face owner/repo/file.gguf or a URL.",
+              file=sys.stderr)
+        return 2
+    entry = gallery.find(args.source)
+    remote = downloads.resolve_source(entry.source if entry else args.source, args.sha256)
+    with tqdm(total=remote.size or None, unit="B", unit_scale=True, unit_divisor=1024,
+              desc=remote.file_name[:40], file=sys.stderr, disable=args.quiet) as bar:
+
+        def progress(done: int, total: int) -> None:
+            if total and bar.total != total:
+                bar.total = total
+            bar.update(done - bar.n)
+
+        path = downloads.download(remote, _models_dir(args), progress=progress)
+    print(f"{path}")
     return 0
 
 
@@ -260,7 +314,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_summarize)
     p = sub.add_parser("reindex", parents=[common], help="re-chunk and re-embed everything")
     p.set_defaults(run=cmd_reindex)
-    p = sub.add_parser("models", parents=[common], help="list runnable models")
+    p = sub.add_parser("models", parents=[common],
+                       help="list runnable models, show the gallery, download one")
+    p.add_argument("action", nargs="?", choices=["list", "gallery", "pull"], default="list")
+    p.add_argument("source", nargs="?",
+                   help="pull: a gallery id, a Hugging Face owner/repo/file.gguf ($HF_ENDPOINT) "
+                        "or an http(s) URL")
+    p.add_argument("--sha256", help="pull: the file's expected SHA-256 (hex)")
     p.set_defaults(run=cmd_models)
     from rag.users_cli import add_users_parser
 

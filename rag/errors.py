@@ -87,6 +87,28 @@ class InvalidNameError(RagError):
     code = "invalid_name"
 
 
+class DownloadError(RagError):
+    """A model download failed; nothing was added to the models folder."""
+
+    code = "download_failed"
+
+
+class OfflineError(DownloadError):
+    code = "offline"
+
+
+class ChecksumMismatchError(DownloadError):
+    code = "checksum"
+
+
+class DiskSpaceError(DownloadError):
+    code = "disk_space"
+
+
+class InvalidSourceError(DownloadError):
+    code = "invalid_source"
+
+
 class InvisibleNameError(InvalidNameError):
     """A file name made only of invisible characters (zero-width, blank letters)."""
 

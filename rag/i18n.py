@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 from typing import TypeVar
 
+from rag import i18n_models
 from rag.errors import RagError
 from rag.i18n_accounts import ACCOUNT_ERRORS, ACCOUNT_STRINGS
 from rag.i18n_settings import setting_issue_text
@@ -238,6 +239,9 @@ ERRORS: dict[str, tuple[str, str]] = {  # error code: (Spanish, English); {param
                      "The model server ({server}) is not answering: {reason}. Check that it "
                      "is running and try again."),
 }
+
+S.update(i18n_models.STRINGS)
+ERRORS.update(i18n_models.ERRORS)
 
 # Engine warnings are English sentences; the common ones get a Spanish rendering.
 WARNINGS_ES: list[tuple[re.Pattern[str], str]] = [

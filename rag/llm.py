@@ -64,6 +64,11 @@ class LLM(ABC):
              stop: list[str] | None = None) -> str:
         return "".join(self.stream_chat(messages, max_tokens, temperature, stop)).strip()
 
+    def prefill(self, messages: list[Message]) -> None:
+        """Read ``messages`` (the stable start of every prompt) ahead of time, where the
+        backend can keep them; a no-op by default."""
+        return None
+
     def count_message_tokens(self, messages: list[Message]) -> int:
         """Tokens of ``messages`` including a few per message for the chat template."""
         return sum(self.count_tokens(m["content"]) + 6 for m in messages) + 4
@@ -136,6 +141,20 @@ class LlamaCppLLM(LLM):
 
     def count_message_tokens(self, messages: list[Message]) -> int:
         return len(self.prompt_tokens(messages))
+
+    def prefill(self, messages: list[Message]) -> None:
+        """Evaluate ``messages`` now, at load: llama.cpp keeps their tokens in its cache and
+        every prompt that starts the same way (all answers and follow-up rewrites share one
+        system prompt) reads only what follows them."""
+        with self._lock:
+            try:
+                # tokenized as stream_chat tokenizes, so that the cached prefix matches
+                tokens = self.prompt_tokens([*messages, {"role": "user", "content": ""}])
+                for _ in self._llama.create_completion(prompt=tokens, max_tokens=1,
+                                                       temperature=0.0, stream=True):
+                    pass
+            except (ValueError, RuntimeError) as exc:  # an optimization only
+                log.warning("could not prefill the system prompt: %s", exc)
 
     def stream_chat(self, messages: list[Message], max_tokens: int, temperature: float,
                     stop: list[str] | None = None) -> Iterator[str]:
