@@ -20,6 +20,7 @@ import accounts_ui
 from rag import chats, i18n, shared
 from rag import service as engine
 from rag.errors import RagError
+from rag.schema import section_label
 
 if PagesManager.uses_pages_directory:  # run without the router: see app.py
     PagesManager.uses_pages_directory = False
@@ -93,8 +94,11 @@ def document_label(name: str) -> str:
 
 
 def _citation(source: dict[str, Any]) -> str:
+    """"[1] manual.pdf, p. 47 · 4.2 Elige el programa" (section: the heading path's last)."""
     text = f"[{source['rank']}] {i18n.plain(document_label(source['file']))}"
-    return text + (f", {t('chat.page', page=source['page'])}" if source.get("page") else "")
+    text += f", {t('chat.page', page=source['page'])}" if source.get("page") else ""
+    section = section_label(source.get("heading") or "")
+    return text + (f" · {i18n.plain(section)}" if section else "")
 
 
 def render_sources(turn: Turn) -> None:

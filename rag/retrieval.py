@@ -15,6 +15,7 @@ NEAR_DUPLICATE_COSINE = 0.97
 # An English-only embedder ranks Spanish text poorly: its vote counts half. Measured on
 # XQuAD with all-MiniLM-L6-v2 (recall@1, es->es): 0.60 at equal weights, 0.68 at half.
 ENGLISH_ONLY_DENSE_WEIGHT = 0.5
+MIN_QUOTE_CHARS = 24  # a query this long found verbatim in a passage ranks that passage first
 
 
 def reciprocal_rank_fusion(rankings: list[list[int]], weights: list[float] | None = None,
@@ -25,6 +26,18 @@ def reciprocal_rank_fusion(rankings: list[list[int]], weights: list[float] | Non
         for rank, item in enumerate(ranking):
             scores[item] = scores.get(item, 0.0) + weight / (k + rank + 1)
     return sorted(scores, key=lambda item: -scores[item])
+
+
+def quoted_first(query: str, candidates: list[int],
+                 rows: dict[int, tuple[str, int | None, str, str]]) -> list[int]:
+    """``candidates`` with the passages that contain the query word for word (a quoted
+    sentence, ignoring case, accents and spacing) moved to the front, in order."""
+    phrase = " ".join(normalize(query).split()).strip(" .?!¿¡\"'«»")
+    if len(phrase) < MIN_QUOTE_CHARS:
+        return candidates
+    quoted = [c for c in candidates
+              if c in rows and phrase in " ".join(normalize(rows[c][3]).split())]
+    return quoted + [c for c in candidates if c not in quoted] if quoted else candidates
 
 
 def hybrid_search(library: VectorStore, embedder: Embedder, query: str, k: int = 4,
@@ -43,9 +56,10 @@ def hybrid_search(library: VectorStore, embedder: Embedder, query: str, k: int =
     if not fused:
         return []
     candidates = fused[: max(3 * k, 12)]
+    rows = library.chunk_rows(candidates)
+    candidates = quoted_first(query, candidates, rows)
     vectors = library.vectors(candidates)
     cosines = vectors @ query_vector
-    rows = library.chunk_rows(candidates)
     chosen: list[int] = []
     seen_texts: set[str] = set()
     for position, chunk_id in enumerate(candidates):

@@ -31,9 +31,18 @@ class LoadedDocument:
 
     @property
     def text(self) -> str:
-        """The whole text, PDF pages separated by form feeds."""
-        sep = "\f" if self.kind == "pdf" else "\n\n"
-        return sep.join(s.text for s in self.sections)
+        """The whole text, each section's heading before it, PDF pages separated by form
+        feeds."""
+        parts: list[str] = []
+        page, heading = self.sections[0].page if self.sections else None, ""
+        for s in self.sections:
+            if parts:
+                parts.append("\f" if self.kind == "pdf" and s.page != page else "\n\n")
+            if s.heading and s.heading != heading:
+                parts.append(section_label(s.heading, 0) + "\n\n")
+            parts.append(s.text)
+            page, heading = s.page, s.heading
+        return "".join(parts)
 
     @property
     def characters(self) -> int:
@@ -65,8 +74,27 @@ class Source:
     chunk_id: int = -1
 
     @property
+    def section(self) -> str:
+        """The innermost heading of the passage's path ("2.2 Elige el programa"), or ""."""
+        return section_label(self.heading)
+
+    @property
     def citation(self) -> str:
-        return f"{self.file_name}, p. {self.page}" if self.page else self.file_name
+        """"manual.pdf, p. 47 · 4.2 Elige el programa"."""
+        text = f"{self.file_name}, p. {self.page}" if self.page else self.file_name
+        return f"{text} · {self.section}" if self.section else text
+
+
+HEADING_SEPARATOR = " > "
+SECTION_LABEL_CHARS = 80
+
+
+def section_label(heading: str, limit: int = SECTION_LABEL_CHARS) -> str:
+    """The last heading of a heading path, shortened to ``limit`` characters (0: whole)."""
+    label = heading.rsplit(HEADING_SEPARATOR, 1)[-1].strip()
+    if limit and len(label) > limit:
+        label = label[: limit - 1].rstrip() + "…"
+    return label
 
 
 @dataclass(frozen=True)

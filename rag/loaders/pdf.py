@@ -5,7 +5,6 @@ messages."""
 from __future__ import annotations
 
 import io
-import itertools
 import logging
 import re
 import threading
@@ -13,6 +12,22 @@ from typing import Any
 
 from rag.errors import CorruptFileError, EncryptedFileError, FileTooLargeError, NoTextError
 from rag.loaders.common import CONTROL_CHARS, DAMAGED, PROTECTED, limits, too_much_text
+from rag.loaders.pdf_layout import (
+    PageLines,
+    drop_leader_blocks,
+    pdfium_lines,
+    plain_lines,
+    running_lines,
+    toc_pages,
+    without,
+)
+from rag.loaders.pdf_sections import (
+    OutlineEntry,
+    outline_headings,
+    read_outline,
+    split_sections,
+    text_headings,
+)
 from rag.schema import Section
 
 log = logging.getLogger(__name__)
@@ -30,32 +45,6 @@ def clean_pdf_text(text: str) -> str:
                   lambda m: m.group(1) + m.group(2) if m.group(2).islower() else m.group(0), text)
     text = re.sub(r"[ \t]+\n", "\n", CONTROL_CHARS.sub("", text))
     return re.sub(r"\n{3,}", "\n\n", text).strip()
-
-
-def _pdfium_page_text(textpage: Any) -> str:
-    """The page's text with a blank line wherever the gap between two lines is clearly larger
-    than the page's usual line pitch: pdfium itself only gives line breaks."""
-    text: str = textpage.get_text_range()
-    if len(text) != textpage.count_chars():
-        return text
-    lines: list[tuple[str, float, float, float]] = []  # (line, first bottom, last bottom, height)
-    for m in re.finditer(r"[^\r\n]+", text):
-        line = m.group()
-        first, last = len(line) - len(line.lstrip()), len(line.rstrip()) - 1
-        if last >= first:
-            _, bottom, _, top = textpage.get_charbox(m.start() + first, loose=True)
-            last_bottom = textpage.get_charbox(m.start() + last, loose=True)[1]
-            lines.append((line, bottom, last_bottom, top - bottom))
-    if len(lines) < 3:
-        return "\n".join(line[0] for line in lines)
-    gaps = [a[2] - b[1] for a, b in itertools.pairwise(lines)]
-    usual = sorted(g for g, b in zip(gaps, lines[1:], strict=False) if 0.5 * b[3] <= g <= 3 * b[3])
-    pitch = usual[len(usual) // 4] if usual else 0.0
-    out = [lines[0][0]]
-    for gap, (line, _, _, height) in zip(gaps, lines[1:], strict=False):
-        new_paragraph = (pitch and gap > pitch * 1.3) or gap < -height
-        out.append(("\n\n" if new_paragraph else "\n") + line)
-    return "".join(out)
 
 
 def _pypdf_reader(data: bytes, file_name: str) -> Any:
@@ -91,18 +80,19 @@ def _open_pdf(data: bytes, file_name: str) -> tuple[Any, Any]:
         return None, reader
 
 
-def _pdfium_text(pdf: Any, index: int) -> tuple[str | None, bool]:
-    """(text, blank page?) of one page; (None, False) if pdfium fails on it."""
+def _pdfium_page(pdf: Any, index: int) -> tuple[PageLines | None, bool]:
+    """(lines, blank page?) of one page; (None, False) if pdfium fails on it."""
     import pypdfium2.raw as pdfium_c
 
     try:
         page = pdf[index]
         textpage = page.get_textpage()
-        text = _pdfium_page_text(textpage)
+        lines = pdfium_lines(textpage)
+        height = float(page.get_height())
         blank = pdfium_c.FPDFPage_CountObjects(page.raw) == 0
         textpage.close()
         page.close()
-        return text, blank
+        return PageLines(lines, height), blank
     except Exception as exc:
         log.info("pdfium failed on page %d: %s", index + 1, exc, exc_info=True)
         return None, False
@@ -117,13 +107,52 @@ def _pypdf_text(reader: Any, index: int) -> str | None:
 
 
 def load_pdf(data: bytes, file_name: str) -> tuple[list[Section], int, list[str]]:
+    """One section per run of body text under one heading path on one page, without
+    running headers, page numbers or table-of-contents pages (see :mod:`.pdf_layout`)."""
+    pages, outline, n_pages, warnings, silent = _read_pages(data, file_name)
+    texts = [p.text() if p is not None else "" for p in pages]
+    if not any(t.strip() for t in texts):
+        raise NoTextError(f"{file_name} has no text layer (scanned images?): OCR is not "
+                          "supported.", name=file_name)
+    empty = [i + 1 for i, t in enumerate(texts) if not t.strip() and i + 1 not in silent]
+    if len(empty) <= 5:
+        warnings += [f"page {p} has no text (scanned?)" for p in empty]
+    else:
+        shown = ", ".join(map(str, empty[:10])) + (", ..." if len(empty) > 10 else "")
+        warnings.append(f"{len(empty)} pages have no text (scanned?): pages {shown}")
+    return layout_sections([p or PageLines([]) for p in pages], outline), n_pages, warnings
+
+
+def layout_sections(pages: list[PageLines], outline: list[OutlineEntry]) -> list[Section]:
+    """The pages' body text as sections: running lines and contents pages left out, split
+    at the headings (from the outline when it places any, else from the text)."""
+    for page, gone in zip(pages, running_lines(pages), strict=True):
+        page.lines = without(page.lines, gone)
+    contents = toc_pages(pages, [e.title for e in outline])
+    if contents and len(contents) < sum(bool(p.lines) for p in pages):
+        log.info("table of contents on pages %s: not indexed", sorted(i + 1 for i in contents))
+        for i in contents:
+            pages[i].lines = []
+    for page in pages:
+        page.lines = drop_leader_blocks(page.lines)
+    headings = outline_headings(pages, outline) if outline else []
+    if not any(h.lines for h in headings):
+        headings = text_headings(pages)
+    return [Section(clean_pdf_text(text), page=number, heading=heading)
+            for text, number, heading in split_sections(pages, headings,
+                                                        list(range(1, len(pages) + 1)))]
+
+
+def _read_pages(data: bytes, file_name: str):
+    """(pages' lines or None, outline, page count, warnings, pages with nothing on them)."""
     import pypdfium2.raw as pdfium_c
 
     warnings: list[str] = []
-    texts: list[str] = []
+    pages: list[PageLines | None] = []
     silent: set[int] = set()  # pages with nothing at all on them: no "scanned?" warning
     unreadable = 0  # pages neither reader could open
     max_pages, max_chars = limits().MAX_PAGES, limits().MAX_CHARS
+    outline: list[OutlineEntry] = []
     with _PDFIUM_LOCK:
         pdf, reader = _open_pdf(data, file_name)
         try:
@@ -138,34 +167,27 @@ def load_pdf(data: bytes, file_name: str) -> tuple[list[Section], int, list[str]
             total = 0
             tried_pypdf = reader is not None
             for i in range(n_pages):
-                text, blank = _pdfium_text(pdf, i) if pdf is not None else (None, False)
-                if text is None:
+                page, blank = _pdfium_page(pdf, i) if pdf is not None else (None, False)
+                if page is None:
                     if not tried_pypdf:
                         reader, tried_pypdf = _pypdf_reader(data, file_name), True
                     text = _pypdf_text(reader, i)
                     if text is None or pdf is not None:
                         warnings.append(f"page {i + 1} could not be read" if text is None
                                         else f"page {i + 1} was read with a fallback extractor")
-                texts.append(clean_pdf_text(text or ""))
-                silent.update([i + 1] if blank or text is None else [])
-                unreadable += text is None
-                total += len(texts[-1])
+                    page = PageLines(plain_lines(clean_pdf_text(text))) if text else None
+                    silent.update([i + 1] if text is None else [])
+                    unreadable += text is None
+                silent.update([i + 1] if blank else [])
+                pages.append(page)
+                total += sum(len(ln.text) + 1 for ln in page.lines) if page else 0
                 if total > max_chars:
                     raise too_much_text(file_name)
+            if pdf is not None:
+                outline = read_outline(pdf)
         finally:
             if pdf is not None:
                 pdf.close()
     if n_pages and unreadable == n_pages:  # e.g. a cycle in the page tree
         raise CorruptFileError(DAMAGED.format(file_name), name=file_name)
-    if not any(texts):
-        raise NoTextError(f"{file_name} has no text layer (scanned images?): OCR is not "
-                          "supported.", name=file_name)
-    empty = [i + 1 for i, t in enumerate(texts) if not t and i + 1 not in silent]
-    if len(empty) <= 5:
-        warnings += [f"page {p} has no text (scanned?)" for p in empty]
-    else:
-        shown = ", ".join(map(str, empty[:10])) + (", ..." if len(empty) > 10 else "")
-        warnings.append(f"{len(empty)} pages have no text (scanned?): pages {shown}")
-    return [Section(t, page=i + 1) for i, t in enumerate(texts) if t], n_pages, warnings
-
-
+    return pages, outline, n_pages, warnings, silent
