@@ -413,7 +413,7 @@ ROWS = [  # key, label, unit, format
     ("search_p50_ms", "hybrid search p50", "ms", "{:.1f}"),
     ("search_p95_ms", "hybrid search p95", "ms", "{:.1f}"),
     ("recall_at_10", "dense recall@10 vs exact search", "", "{:.3f}"),
-    ("build_s", "build (add_document, 200 chunks each)", "s", "{:,.0f}"),
+    ("build_s", "build (200 chunks a document)", "s", "{:,.0f}"),
 ]
 
 
@@ -436,6 +436,8 @@ def markdown(report: dict) -> str:
             value = r.get(key)
             cell = (fmt.format(value) + (f" {unit}" if unit else "")) if value is not None \
                 else "-"
+            if key == "build_s" and r.get("build"):
+                cell += f" ({r['build']})"
             before = BEFORE.get(key, {}).get(r["chunks"]) if r["backend"] == "embedded" else None
             if before:
                 cell += f" (before {before} {unit})"
