@@ -16,6 +16,7 @@ With ``RAG_AUTH=off`` nobody logs in and everything is the data dir's (single-pe
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from pathlib import Path
 from urllib.parse import quote
@@ -31,11 +32,13 @@ from rag.settings import Settings, load_settings
 log = logging.getLogger("app.accounts")
 
 COOKIE = "rag_session"
+XSRF_COOKIE = "_streamlit_xsrf"
 START_ROUTE = "api/session/start"
 END_ROUTE = "api/session/end"
 USER_KEY = "auth_user"  # plain data: {"id", "name", "role", "home"}
 TOKEN_KEY = "auth_token"  # noqa: S105 (a session-state key, not a secret)
 KEEP_ON_RESET = ("ui_lang", "ui_lang_choice")
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
 def enabled() -> bool:
@@ -53,20 +56,47 @@ def accounts() -> Accounts:
     return _accounts(root.data_dir, root.session_days, root.session_idle_hours)
 
 
-def _cookie_token() -> str | None:
+def _cookie(name: str) -> str | None:
     try:
-        token = st.context.cookies.get(COOKIE)
+        value = st.context.cookies.get(name)
     except Exception:  # no browser request (e.g. AppTest)
         return None
-    return token if isinstance(token, str) else None
+    return value if isinstance(value, str) else None
+
+
+def _cookie_token() -> str | None:
+    return _cookie(COOKIE)
+
+
+def browser_binding(xsrf_cookie: str | None) -> str:
+    """A digest of this browser's XSRF token (Streamlit's cookie, whose mask changes but
+    whose token does not), binding a login handoff to the browser that logged in; ``""``
+    when there is none (XSRF protection off)."""
+    try:
+        from streamlit.web.server.starlette.starlette_app_utils import (
+            decode_xsrf_token_string,
+        )
+
+        token, _ = decode_xsrf_token_string(xsrf_cookie or "")
+    except Exception:
+        return ""
+    return hashlib.sha256(token).hexdigest() if token else ""
 
 
 def client_address() -> str:
+    """The browser's address, for slowing down failed logins per client. Behind a proxy on
+    this machine (nginx, a Colab tunnel) the peer is loopback: the address the proxy saw
+    is then the last one it appended to ``X-Forwarded-For``."""
     try:
-        address = st.context.ip_address
+        address = st.context.ip_address or "127.0.0.1"  # None: a loopback peer
+        forwarded = st.context.headers.get("X-Forwarded-For") or ""
     except Exception:  # no browser request (e.g. AppTest)
         return ""
-    return address if isinstance(address, str) else ""
+    if not isinstance(address, str):
+        return ""
+    if address in LOOPBACK and isinstance(forwarded, str) and forwarded.strip():
+        return forwarded.split(",")[-1].strip()[:64]
+    return address
 
 
 def _reset_state() -> None:
@@ -160,7 +190,7 @@ def begin_session(token: str, next_page: str = "") -> None:
     _reset_state()
     st.session_state[TOKEN_KEY] = token
     if HANDOFFS.enabled:
-        code = HANDOFFS.issue(token)
+        code = HANDOFFS.issue(token, browser_binding(_cookie(XSRF_COOKIE)))
         _redirect(f"{_base_path()}{START_ROUTE}?code={quote(code)}&next={quote(next_page)}")
         st.stop()
     st.rerun()

@@ -94,6 +94,16 @@ def sidebar_status(lang: str) -> None:
         sidebar.caption(f":material/error: {i18n.error_message(exc, lang)}")
 
 
+MEMBER_PATHS = ("chat", "documents", "settings", "account")
+
+
+def _leading_to(target: st.Page) -> list[st.Page]:
+    """Hidden pages at the members' paths that take a stranger to ``target`` (the login or
+    first-account form) instead of Streamlit's "Page not found" dialog."""
+    return [st.Page(lambda: st.switch_page(target), title=target.title, url_path=path,
+                    visibility="hidden") for path in MEMBER_PATHS]
+
+
 def public_pages(lang: str):
     """Login (and Register when open), or the first account's form on a new data dir."""
     accounts = accounts_ui.accounts()
@@ -101,12 +111,13 @@ def public_pages(lang: str):
                        title=i18n.t("nav.setup" if accounts.needs_setup() else "nav.register",
                                     lang))
     if accounts.needs_setup():
-        return st.navigation([register], position="hidden")
-    pages = [st.Page("pages/login.py", title=i18n.t("nav.login", lang), icon=":material/login:",
-                     url_path="login", default=True)]
+        return st.navigation([register, *_leading_to(register)], position="hidden")
+    login = st.Page("pages/login.py", title=i18n.t("nav.login", lang), icon=":material/login:",
+                    url_path="login", default=True)
+    pages = [login]
     if accounts.registration_mode() != "closed":
         pages.append(register)
-    return st.navigation(pages)
+    return st.navigation([*pages, *_leading_to(login)])
 
 
 def main() -> None:
@@ -125,13 +136,18 @@ def main() -> None:
             log.exception("page %s failed", page.title)
             st.error(i18n.error_message(exc, lang), icon=":material/error:")
         return
+    chat = st.Page("pages/chat.py", title=i18n.t("nav.chat", lang), icon=":material/forum:",
+                   url_path="chat-home", default=True)
     pages = [
-        st.Page("pages/chat.py", title=i18n.t("nav.chat", lang), icon=":material/forum:",
-                url_path="chat", default=True),
+        chat,
         st.Page("pages/documents.py", title=i18n.t("nav.documents", lang),
                 icon=":material/folder_open:", url_path="documents"),
         st.Page("pages/settings.py", title=i18n.t("nav.settings", lang),
                 icon=":material/tune:", url_path="settings"),
+        # The default page is served at "/": "/chat" leads there too, instead of Streamlit's
+        # "Page not found" dialog (hidden: not in the menu).
+        st.Page(lambda: st.switch_page(chat), title=i18n.t("nav.chat", lang), url_path="chat",
+                visibility="hidden"),
     ]
     if user is not None:
         pages.append(st.Page("pages/account.py", title=i18n.t("nav.account", lang),

@@ -5,8 +5,9 @@ A Streamlit script can read cookies but not set them; ``st.login`` solves this w
 routes that the browser is redirected to, and so does this app:
 
 - ``GET /api/session/start?code=…&next=…``: redeems a one-time code (issued by the app
-  right after a successful login, valid 60 s) for the session token and stores it in an
-  ``HttpOnly``, ``SameSite=Lax`` cookie (``Secure`` over HTTPS), then returns to the app.
+  right after a successful login, valid 60 s, only from the browser that logged in) for
+  the session token and stores it in an ``HttpOnly``, ``SameSite=Lax`` cookie (``Secure``
+  over HTTPS), then returns to the app.
 - ``GET /api/session/end``: clears the cookie (the session itself was already revoked on
   the server, so a copy of the cookie is useless).
 
@@ -22,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse
 from starlette.routing import Route
 
-from accounts_ui import COOKIE, END_ROUTE, START_ROUTE
+from accounts_ui import COOKIE, END_ROUTE, START_ROUTE, XSRF_COOKIE, browser_binding
 from rag.auth import HANDOFFS
 from rag.settings import load_settings
 
@@ -50,7 +51,8 @@ def _secure(request: Request) -> bool:
 
 async def start_session(request: Request) -> RedirectResponse:
     response = _back(request)
-    token = HANDOFFS.redeem(request.query_params.get("code"))
+    token = HANDOFFS.redeem(request.query_params.get("code"),
+                            browser_binding(request.cookies.get(XSRF_COOKIE)))
     if token:
         days = load_settings().session_days
         response.set_cookie(COOKIE, token, max_age=int(days * 86400), path=_base(),

@@ -5,13 +5,15 @@
     .venv/bin/python -m bench.run --smoke    # tiny corpus, every figure, a few minutes
 
 Baseline: LangChain ``PyPDFLoader``/``TextLoader`` -> ``RecursiveCharacterTextSplitter(1000,
-200)`` -> ``HuggingFaceEmbeddings`` (the same all-MiniLM-L6-v2) -> ``FAISS.from_documents`` ->
+200)`` -> ``HuggingFaceEmbeddings`` (all-MiniLM-L6-v2) -> ``FAISS.from_documents`` ->
 ``LlamaCpp`` (the same SmolLM2 GGUF); see ``bench/baseline.py``. The project runs with its
-default settings through ``rag.service``.
+default settings through ``rag.service`` (the multilingual USE embedder; retrieval quality
+is also reported with its MiniLM).
 
 Corpus: five Debian manuals as PDFs (779 pages, Spanish and English, fetched once with
 apt-get) plus the 48 XQuAD articles per language as text documents (``../shared/data/xquad``
-from the repository root).
+from the repository root; without it, the 9-article subset in tests/data/xquad, as the
+results' ``corpus.xquad_articles`` records). The smoke run needs only the repository.
 
 Each ingest runs in its own process (peak memory = that child's ``ru_maxrss``), project and
 baseline alternating, ``--repeats`` times; figures are medians. Latency and answer timings

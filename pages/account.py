@@ -24,8 +24,14 @@ def main() -> None:
     st.title(t("auth.account_title"))
     st.markdown(t("auth.signed_in", name=i18n.plain(user["name"])) + " · "
                 + t("auth.role_admin" if user["role"] == "admin" else "auth.role_user"))
-    if st.button(t("auth.logout"), icon=":material/logout:", key="logout",
-                 help=t("auth.logout_help")):
+    left, right = st.columns(2)
+    if left.button(t("auth.logout"), icon=":material/logout:", key="logout",
+                   help=t("auth.logout_help"), width="stretch"):
+        accounts_ui.log_out()
+    sessions = accounts.sessions.count(user["id"])
+    if right.button(t("auth.logout_all"), icon=":material/devices:", key="logout_all",
+                    help=t("auth.logout_all_help", count=sessions), width="stretch"):
+        accounts.sessions.revoke_user(user["id"])
         accounts_ui.log_out()
     st.subheader(t("auth.change_password"))
     with st.form("password_form", border=True, clear_on_submit=True):

@@ -23,7 +23,7 @@ if PagesManager.uses_pages_directory:  # run without the router: see app.py
 
 log = logging.getLogger("app.documents")
 LANG = i18n.ui_language(st.session_state)
-FILE_TYPES = ["pdf", "docx", "txt", "md"]
+FILE_TYPES = ["pdf", "docx", "docm", "txt", "md"]
 BIG_FILE_CHUNKS = 64  # files with more chunks than this get an ETA while embedding
 STAGE_AT = {"parse": 0.03, "chunk": 0.12, "index": 0.93, "done": 1.0}  # share of the bar
 STATUS_ICONS = {"added": ":material/check_circle:", "replaced": ":material/sync:",
@@ -46,7 +46,11 @@ class Tracker:
     def __call__(self, progress: engine.IngestProgress) -> None:
         if progress.file_name != self.name:
             self._start(progress.file_name)
-        if progress.stage == "embed":
+        if progress.stage == "ocr":
+            share = progress.done / progress.total if progress.total else 1.0
+            self.bar.progress(0.03 + 0.09 * share, text=t("stage.ocr", done=progress.done,
+                                                          total=progress.total))
+        elif progress.stage == "embed":
             share = progress.done / progress.total if progress.total else 1.0
             text = t("stage.embed", done=progress.done, total=progress.total)
             if progress.done == 0:
@@ -114,7 +118,8 @@ def _delete_selected(service: engine.RagService) -> None:
     try:
         for name in names:
             service.delete_document(name)
-        st.session_state["notice"] = ("success", t("docs.deleted", names=", ".join(names)))
+        shown = ", ".join(i18n.plain(name) for name in names)
+        st.session_state["notice"] = ("success", t("docs.deleted", names=shown))
     except Exception as exc:  # shown as a message on the next run
         log.exception("delete failed")
         st.session_state["notice"] = ("error", i18n.error_message(exc, LANG))

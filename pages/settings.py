@@ -5,6 +5,7 @@ temperature, top-k, chunk size (which needs a re-index) and GPU layers, saved to
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
@@ -33,7 +34,8 @@ def t(key: str, **params: object) -> str:
 
 def model_choices(settings: Settings, models: list[ModelInfo]) -> dict[str, str]:
     """Setting value -> label; ``""`` is the bundled default. A saved model whose file is
-    gone stays listed, so the form shows what is configured."""
+    gone stays listed (by its file name: server paths are not shown), so the form shows what
+    is configured."""
     choices = {}
     for info in models:
         details = [i18n.number(info.size_bytes / 2**20, LANG) + " MB", info.quantization]
@@ -42,7 +44,7 @@ def model_choices(settings: Settings, models: list[ModelInfo]) -> dict[str, str]
         label = f"{info.name.removesuffix('.' + info.quantization)} · {' · '.join(details)}"
         choices["" if info.default else info.path] = (
             f"{label} ({t('set.default')})" if info.default else label)
-    choices.setdefault(selected_model(settings, choices), settings.model)
+    choices.setdefault(selected_model(settings, choices), Path(settings.model).name)
     return choices
 
 
@@ -87,9 +89,10 @@ def settings_form(settings: Settings, service: engine.RagService) -> None:
     if not changes:
         st.session_state["settings_notice"] = ("info", t("set.unchanged"))
     else:
-        save_settings(settings, **changes)
+        saved = save_settings(settings, **changes)
         log.info("settings changed: %s", changes)
-        st.session_state["settings_notice"] = ("success", t("set.saved"))
+        st.session_state["settings_notice"] = ("success", " ".join(
+            [t("set.saved"), *(i18n.setting_issue_text(issue, LANG) for issue in saved.issues)]))
         if "chunk_tokens" in changes and service.stats()[0]:
             st.session_state["reindex_needed"] = True
     st.rerun()
@@ -113,10 +116,14 @@ def main() -> None:
     service = st.cache_resource(engine.create_service, show_spinner=False,
                                 max_entries=1)(settings)
     st.title(t("set.title"))
-    st.caption(t("set.caption", path=i18n.plain(f"{settings.data_dir}/settings.json")))
+    st.caption(t("set.caption", path="settings.json"))  # never the server's absolute path
     notice = st.session_state.pop("settings_notice", None)
     if notice:
         (st.success if notice[0] == "success" else st.info)(notice[1])
+    if settings.issues:  # values in settings.json or RAG_* that were not used
+        st.warning("  \n".join([t("set.issues"), *(f"- {i18n.setting_issue_text(issue, LANG)}"
+                                                   for issue in settings.issues)]),
+                   icon=":material/warning:")
     if st.session_state.get("reindex_needed"):
         with st.container(border=True):
             st.warning(t("set.reindex_needed"), icon=":material/warning:")

@@ -10,9 +10,13 @@ import sys
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rag.errors import RagError
 from rag.schema import Source
+
+if TYPE_CHECKING:
+    from rag.service import IngestProgress
 
 log = logging.getLogger("rag")
 
@@ -28,7 +32,10 @@ def _service(args: argparse.Namespace):
 
     overrides = {"library": args.library, "embedder": args.embedder,
                  "model": getattr(args, "model", None)}
-    return RagService(load_settings(_home(args), **overrides))
+    settings = load_settings(_home(args), **overrides)
+    for issue in settings.issues:  # shown even with --quiet, which hides the log
+        print(f"warning: {issue.describe()}", file=sys.stderr)
+    return RagService(settings)
 
 
 def _home(args: argparse.Namespace) -> str | Path | None:
@@ -171,7 +178,11 @@ def cmd_summarize(args: argparse.Namespace) -> int:
 
 
 def cmd_reindex(args: argparse.Namespace) -> int:
-    reports = _service(args).reindex()
+    def announce(progress: IngestProgress) -> None:
+        if progress.stage == "parse" and not args.quiet:
+            print(f"re-indexing {progress.file_name}", file=sys.stderr, flush=True)
+
+    reports = _service(args).reindex(progress=announce)
     for r in reports:
         print(f"{r.status:8} {r.file_name}: {r.chunks} chunks" + (f" {r.error}" if r.error else ""))
     return 1 if any(not r.ok for r in reports) else 0

@@ -43,6 +43,24 @@ class NoTextError(DocumentError):
     code = "no_text"
 
 
+class UnknownEncodingError(DocumentError):
+    """Text that is not UTF-8 and whose encoding cannot be told for sure."""
+
+    code = "encoding"
+
+
+class XfaFormError(DocumentError):
+    """A PDF whose content is an XFA form: no page text to read."""
+
+    code = "xfa_form"
+
+
+class OcrFoundNothingError(NoTextError):
+    """No text layer, and OCR read nothing on the pages either."""
+
+    code = "no_text_ocr"
+
+
 class ParseTimeoutError(DocumentError):
     code = "timeout"
 
@@ -67,6 +85,12 @@ class ModelLoadError(RagError):
 
 class InvalidNameError(RagError):
     code = "invalid_name"
+
+
+class InvisibleNameError(InvalidNameError):
+    """A file name made only of invisible characters (zero-width, blank letters)."""
+
+    code = "invisible_name"
 
 
 class StoreUnavailableError(RagError):

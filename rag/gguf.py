@@ -118,5 +118,6 @@ def resolve_model(path: str | None, models_dir: str | Path) -> Path:
         if not candidate.is_absolute() and not candidate.exists():
             candidate = Path(models_dir) / candidate
     if not candidate.is_file():
-        raise ModelNotFoundError(f"Model file not found: {candidate}", path=str(candidate))
+        # The file name only for the UI: server paths are not shown to the person.
+        raise ModelNotFoundError(f"Model file not found: {candidate}", path=candidate.name)
     return candidate

@@ -8,12 +8,13 @@ messages with :func:`error_message`.
 from __future__ import annotations
 
 import re
-import string
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Mapping
 from typing import TypeVar
 
 from rag.errors import RagError
 from rag.i18n_accounts import ACCOUNT_ERRORS, ACCOUNT_STRINGS
+from rag.i18n_settings import setting_issue_text
+from rag.inert import WORD_JOINER, plain, plain_stream
 from rag.llm import Hardware
 
 T = TypeVar("T")
@@ -102,6 +103,8 @@ S: dict[str, tuple[str, str]] = {  # key: (Spanish, English)
     "docs.report": ("Resultado", "Result"),
     "docs.clear_report": ("Ocultar", "Dismiss"),
     "stage.parse": ("Leyendo el texto", "Reading the text"),
+    "stage.ocr": ("Reconociendo texto (OCR) {done}/{total} páginas",
+                  "Reading scanned pages (OCR) {done}/{total}"),
     "stage.chunk": ("Dividiendo en fragmentos", "Splitting into chunks"),
     "stage.embed": ("Calculando vectores {done}/{total}", "Embedding {done}/{total}"),
     "stage.index": ("Guardando en el índice", "Saving to the index"),
@@ -132,8 +135,9 @@ S: dict[str, tuple[str, str]] = {  # key: (Spanish, English)
     "docs.reindexing": ("Re-indexando…", "Re-indexing…"),
     # settings
     "set.title": ("Ajustes", "Settings"),
-    "set.caption": ("Se guardan en {path} y se mantienen al reiniciar.",
-                    "Saved to {path}; they persist across restarts."),
+    "set.caption": ("Se guardan en {path}, en la carpeta de datos, y se mantienen al "
+                    "reiniciar.",
+                    "Saved to {path} in the data folder; they persist across restarts."),
     "set.model": ("Modelo de lenguaje", "Language model"),
     "set.model_help": ("Cualquier archivo .gguf de la carpeta models/, además del modelo "
                        "incluido.", "Any .gguf file in the models/ folder, plus the "
@@ -162,6 +166,7 @@ S: dict[str, tuple[str, str]] = {  # key: (Spanish, English)
     "set.yes": ("sí", "yes"),
     "set.no": ("no", "no"),
     "set.models_found": ("Disponibles: {models}", "Available: {models}"),
+    "set.issues": ("Algunos ajustes no se aplicaron:", "Some settings were not applied:"),
 }
 
 UNITS: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {  # (es one/many, en one/many)
@@ -185,12 +190,28 @@ ERRORS: dict[str, tuple[str, str]] = {  # error code: (Spanish, English); {param
                   "“{name}” is too large to process."),
     "no_text": ("«{name}» no tiene texto (¿imágenes escaneadas?): no se hace OCR.",
                 "“{name}” has no text (scanned images?): OCR is not supported."),
+    "no_text_ocr": ("«{name}» no tiene capa de texto y el OCR no reconoció texto en sus "
+                    "páginas (¿escaneo en blanco o ilegible?).",
+                    "“{name}” has no text layer, and OCR found no text on its pages (blank or "
+                    "unreadable scans?)."),
     "timeout": ("«{name}» tardó demasiado en procesarse.",
                 "“{name}” took too long to process."),
     "unreadable": ("No se pudo leer «{name}».", "“{name}” could not be read."),
     "not_found": ("No hay ningún documento «{name}» en la biblioteca.",
                   "There is no document “{name}” in the library."),
     "invalid_name": ("«{name}» no es un nombre válido.", "“{name}” is not a valid name."),
+    "invisible_name": ("El nombre «{name}» no tiene ningún carácter visible: cambia el nombre "
+                       "del archivo y vuelve a subirlo.",
+                       "The name “{name}” has no visible characters: rename the file and "
+                       "upload it again."),
+    "encoding": ("«{name}» no está en UTF-8 y no se pudo reconocer su codificación: guárdalo "
+                 "como UTF-8 y vuelve a subirlo.",
+                 "“{name}” is not UTF-8 and its encoding could not be recognized: save it as "
+                 "UTF-8 and upload it again."),
+    "xfa_form": ("«{name}» es un formulario XFA (Adobe LiveCycle): su contenido no es texto de "
+                 "página. Ábrelo en Adobe Reader, imprímelo como PDF y sube ese archivo.",
+                 "“{name}” is an XFA form (Adobe LiveCycle): its content is not page text. "
+                 "Open it in Adobe Reader, print it to a PDF and upload that."),
     "embedder_mismatch": ("La biblioteca se indexó con otro modelo de vectores ({stored}). "
                           "Re-indexa la biblioteca en «Documentos».",
                           "The library was indexed with another embedding model ({stored}). "
@@ -221,11 +242,26 @@ WARNINGS_ES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^same content as '(.*)', already in the library$"),
      r"mismo contenido que «\1», que ya está en la biblioteca"),
     (re.compile(r"^unchanged, already in the library$"), "sin cambios: ya está en la biblioteca"),
+    (re.compile(r"^not UTF-8: decoded as UTF-8 with (\d+) invalid byte\(s\) replaced$"),
+     r"UTF-8 con \1 byte(s) no válido(s), reemplazado(s) por �"),
+    (re.compile(r"^not UTF-8: decoded as (\S+) \(no BOM\)$"),
+     r"no es UTF-8: se leyó como \1 (sin BOM)"),
     (re.compile(r"^not UTF-8: decoded as (.*)$"), r"no es UTF-8: se leyó como \1"),
+    (re.compile(r"^named (\S+) but its content is a PDF: read as such$"),
+     r"se llama \1 pero es un PDF: se leyó como tal"),
+    (re.compile(r"^named (\S+) but its content is a Word document \(\.docx\): read as such$"),
+     r"se llama \1 pero es un documento de Word (.docx): se leyó como tal"),
+    (re.compile(r"^named (\S+) but its content is plain text: read as such$"),
+     r"se llama \1 pero es texto sin formato: se leyó como tal"),
+    (re.compile(r"^a macro-enabled Word document: its macros were ignored$"),
+     "documento de Word con macros: las macros se ignoraron"),
     (re.compile(r"^the PDF is damaged: .*$"),
      "el PDF está dañado: su texto se leyó con un lector alternativo"),
     (re.compile(r"^the PDF was damaged and has been repaired: .*$"),
      "el PDF estaba dañado y se reparó: puede faltar texto"),
+    (re.compile(r"^pages? (.*) had no text layer and (?:was|were) read by OCR "
+                r"\(mean confidence (\d+)%\)$"),
+     r"sin capa de texto, leído con OCR (confianza media \2 %): página(s) \1"),
 ]
 
 
@@ -252,14 +288,16 @@ def count(unit: str, value: int, lang: str) -> str:
 
 
 def error_text(code: str, message: str, lang: str, **params: object) -> str:
-    """An engine error (by ``code`` and ``params``) in ``lang``; the English ``message`` if
-    there is no translation or a parameter is missing."""
+    """An engine error (by ``code`` and ``params``) in ``lang``, as inert Markdown: the
+    parameters (file names, paths: values from documents and people) are escaped with
+    :func:`plain`, and so is the English ``message`` used when there is no translation or a
+    parameter is missing."""
     if code not in ERRORS:
-        return message or t("error.unexpected", lang)
+        return plain(message) if message else t("error.unexpected", lang)
     try:
-        return _pick(ERRORS[code], lang).format(**params)
+        return _pick(ERRORS[code], lang).format(**{k: plain(str(v)) for k, v in params.items()})
     except (KeyError, IndexError):
-        return message or t("error.unexpected", lang)
+        return plain(message) if message else t("error.unexpected", lang)
 
 
 def error_message(error: BaseException, lang: str) -> str:
@@ -295,35 +333,7 @@ def number(value: float, lang: str, decimals: int = 0) -> str:
     return text.replace(",", "\0").replace(".", ",").replace("\0", ".") if lang == "es" else text
 
 
-_MARKDOWN_SPECIAL = re.compile("([" + re.escape(string.punctuation) + "])")
-# The Markdown renderer turns bare URLs, www. names and e-mail addresses into links even
-# when escaped; a word joiner (U+2060, invisible) after the scheme, "www" or "@" stops it.
-_AUTOLINK = re.compile(r"(?i)(\b(?:https?|ftp|mailto|file|javascript|data)(?=:)|\bwww(?=\.)|@)")
-WORD_JOINER = "\u2060"
-
-
-def plain(text: str) -> str:
-    """``text`` as inert Markdown: every ASCII punctuation character is backslash-escaped
-    and would-be autolinks are broken, so links, images, HTML, emphasis, LaTeX and
-    Streamlit directives show as typed; line breaks are kept."""
-    text = _AUTOLINK.sub(lambda m: m.group(0) + WORD_JOINER, text)
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", text).replace("\n", "  \n")
-
-
-def plain_stream(pieces: Iterable[str]) -> Iterator[str]:
-    """:func:`plain` for streamed text. Text is passed on up to its last whitespace, so
-    a URL split across pieces is still recognized; the result equals ``plain`` of the
-    whole."""
-    pending = ""
-    for piece in pieces:
-        pending += piece
-        cut = max(pending.rfind(" "), pending.rfind("\n"), pending.rfind("\t")) + 1
-        if cut:
-            yield plain(pending[:cut])
-            pending = pending[cut:]
-    if pending:
-        yield plain(pending)
-
-
 S.update(ACCOUNT_STRINGS)
 ERRORS.update(ACCOUNT_ERRORS)
+
+__all__ = ["WORD_JOINER", "plain", "plain_stream", "setting_issue_text"]

@@ -43,6 +43,11 @@ ACCOUNT_STRINGS: dict[str, tuple[str, str]] = {
     "auth.logout": ("Cerrar sesión", "Log out"),
     "auth.logout_help": ("Cierra la sesión en este navegador.",
                          "Ends the session in this browser."),
+    "auth.logout_all": ("Cerrar todas las sesiones", "Log out everywhere"),
+    "auth.logout_all_help": ("Cierra las {count} sesiones abiertas de tu cuenta, en todos "
+                             "los navegadores.",
+                             "Ends all {count} open sessions of your account, in every "
+                             "browser."),
     "admin.title": ("Administración", "Administration"),
     "admin.users": ("Cuentas", "Accounts"),
     "admin.col_name": ("Usuario", "User"),

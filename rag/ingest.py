@@ -13,7 +13,7 @@ from rag import sandbox
 from rag.chunking import Chunker, embedding_text
 from rag.embedding import Embedder
 from rag.errors import FileTooLargeError, RagError
-from rag.loaders import SUPPORTED_EXTENSIONS, safe_file_name
+from rag.loaders import SUPPORTED_EXTENSIONS, ParseOptions, safe_file_name
 from rag.schema import IngestReport
 from rag.settings import Settings
 from rag.store import VectorStore
@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class IngestProgress:
     file_name: str
-    stage: str  # "parse" | "chunk" | "embed" | "index" | "done"
+    stage: str  # "parse" | "ocr" (done/total pages) | "chunk" | "embed" | "index" | "done"
     done: int = 0
     total: int = 0
 
@@ -91,12 +91,17 @@ class Ingestion:
                           if twin != name else "unchanged, already in the library"])
         try:
             notify(IngestProgress(name, "parse"))
+            options = ParseOptions(ocr=self.settings.ocr, progress=lambda stage, done, total:
+                                   notify(IngestProgress(name, stage, done, total)))
             document = sandbox.load_bytes(data, name, timeout_s=self.settings.parse_timeout_s,
-                                          memory_mb=self.settings.parse_memory_mb)
+                                          memory_mb=self.settings.parse_memory_mb,
+                                          options=options)
         except RagError as exc:
             return _failed(name, exc)
         report = IngestReport(file_name=name, status="added", pages=document.pages,
-                              characters=document.characters, warnings=list(document.warnings))
+                              characters=document.characters, warnings=list(document.warnings),
+                              ocr_pages=document.ocr_pages,
+                              ocr_confidence=document.ocr_confidence)
         notify(IngestProgress(name, "chunk"))
         chunks = self.chunker().split(document)
         vectors, report.embedded = self._embed(chunks, name, notify)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from rag.embedding import Embedder
+from rag.invisible import strip_invisible
 from rag.keywords import normalize
 from rag.schema import Source
 from rag.store import VectorStore
@@ -42,7 +43,10 @@ def quoted_first(query: str, candidates: list[int],
 
 def hybrid_search(library: VectorStore, embedder: Embedder, query: str, k: int = 4,
                   documents: list[str] | None = None) -> list[Source]:
-    """The ``k`` best passages for ``query``, optionally only from ``documents``."""
+    """The ``k`` best passages for ``query``, optionally only from ``documents``. Invisible
+    characters in the query (a zero-width space pasted inside a word) are dropped, as they
+    are from the passages."""
+    query = strip_invisible(query)
     if not query.strip() or k <= 0:
         return []
     documents = documents or None

@@ -3,12 +3,11 @@
 ``rag/sample_docs/`` ships four Spanish Wikipedia articles (as excerpted and professionally
 translated in the XQuAD benchmark, CC BY-SA 4.0; see ``NOTICE`` and ``LICENSE`` there).
 :func:`load_samples` copies them with their license into ``<data_dir>/samples/`` and ingests
-them. :func:`build_sample_docs` is how the files were made (kept for provenance).
+them. How the files were made is in ``NOTICE``.
 """
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,16 +19,6 @@ if TYPE_CHECKING:
 
 SAMPLE_DIR = Path(__file__).resolve().parent / "sample_docs"
 LICENSE_FILES = ("LICENSE", "NOTICE")
-
-# XQuAD article title -> (file name, Spanish title).
-ARTICLES = {
-    "Nikola_Tesla": ("nikola-tesla.md", "Nikola Tesla"),
-    "Amazon_rainforest": ("selva-amazonica.md", "Selva amazónica"),
-    "Oxygen": ("oxigeno.md", "Oxígeno"),
-    "Rhine": ("rio-rin.md", "Río Rin"),
-}
-SOURCE_LINE = ("_Fuente: Wikipedia, fragmentos traducidos al español en el conjunto XQuAD "
-               "(google-deepmind/xquad). Licencia CC BY-SA 4.0._")
 
 
 def sample_files() -> list[Path]:
@@ -55,22 +44,3 @@ def load_samples(service: RagService,
     """Install the samples into the service's data dir and ingest them."""
     return [service.ingest_file(path, progress=progress)
             for path in install_samples(service.settings.data_dir)]
-
-
-def clean_text(text: str) -> str:
-    """Sample text without byte-order marks or stray whitespace."""
-    return " ".join(text.replace("\ufeff", "").split())
-
-
-def build_sample_docs(xquad_json: str | Path, out_dir: str | Path = SAMPLE_DIR) -> list[Path]:
-    """Write one Markdown file per article of :data:`ARTICLES` from XQuAD's Spanish JSON."""
-    data = json.loads(Path(xquad_json).read_text(encoding="utf-8-sig"))
-    by_title = {article["title"]: article for article in data["data"]}
-    written = []
-    for key, (file_name, title) in ARTICLES.items():
-        paragraphs = [clean_text(p["context"]) for p in by_title[key]["paragraphs"]]
-        body = "\n\n".join([f"# {title}", *paragraphs, SOURCE_LINE]) + "\n"
-        path = Path(out_dir) / file_name
-        path.write_text(body, encoding="utf-8")
-        written.append(path)
-    return written

@@ -44,19 +44,15 @@ import threading
 import time
 from pathlib import Path
 
+from rag import errors as rag_errors
 from rag.errors import (
     CorruptFileError,
     DocumentError,
-    EmptyFileError,
-    EncryptedFileError,
     FileTooLargeError,
-    InvalidNameError,
-    NoTextError,
     ParseTimeoutError,
     RagError,
-    UnsupportedFileError,
 )
-from rag.loaders import LOADERS, safe_file_name
+from rag.loaders import LOADERS, ParseOptions, safe_file_name
 from rag.sandbox_worker import EXIT_MEMORY
 from rag.schema import LoadedDocument, Section
 
@@ -65,21 +61,25 @@ log = logging.getLogger(__name__)
 START_TIMEOUT_S = 60.0  # a worker that is not ready by then is broken
 MAX_FILES_PER_WORKER = 500  # then it is replaced: big files leave a fragmented heap behind
 IDLE_CLOSE_S = 600.0  # idle workers older than this are closed
+OCR_PAGE_S = 60.0  # each OCR'd page may take this long (slow CPUs, busy machines)
 # How a worker over its memory limit dies: MemoryError (Python), abort (pdfium's allocator
 # aborts when the limit refuses it memory), SIGKILL (the kernel's OOM killer).
 _MEMORY_DEATHS = (EXIT_MEMORY, -signal.SIGABRT, -signal.SIGKILL)
 _ROOT = Path(__file__).resolve().parent.parent  # where the worker finds rag
-_ERRORS: dict[str, type[RagError]] = {cls.__name__: cls for cls in (
-    UnsupportedFileError, EmptyFileError, EncryptedFileError, CorruptFileError,
-    FileTooLargeError, NoTextError, ParseTimeoutError, InvalidNameError, DocumentError)}
+# Every engine error by name, so the worker's error comes back as the same class and code.
+_ERRORS: dict[str, type[RagError]] = {
+    name: cls for name, cls in vars(rag_errors).items()
+    if isinstance(cls, type) and issubclass(cls, RagError)}
 
 
 def load_bytes(data: bytes, file_name: str, *, timeout_s: float = 120.0,
-               memory_mb: int = 1024) -> LoadedDocument:
+               memory_mb: int = 1024, options: ParseOptions | None = None) -> LoadedDocument:
     """:func:`rag.loaders.load_bytes` in a worker process: the same document, or the same
-    :class:`~rag.errors.DocumentError`, plus the time and memory limits."""
+    :class:`~rag.errors.DocumentError`, plus the time and memory limits. Each page the
+    worker OCRs extends the time limit by :data:`OCR_PAGE_S` (``options.progress`` hears
+    of it)."""
     name = safe_file_name(file_name)
-    reply = _pool(memory_mb).run(data, name, timeout_s)
+    reply = _pool(memory_mb).run(data, name, timeout_s, options or ParseOptions())
     return _document(reply, name, data)
 
 
@@ -124,15 +124,22 @@ class _Worker:
             status, peak_mb = self.kill()
             raise OSError(f"the worker did not start (exit status {status}, {peak_mb:.0f} MB)")
 
-    def parse(self, data: bytes, name: str, timeout_s: float) -> object:
+    def parse(self, data: bytes, name: str, timeout_s: float,
+              options: ParseOptions) -> object:
         """The worker's reply for one file, or the error its death or slowness means."""
         self.files += 1
         deadline = time.monotonic() + timeout_s
-        header = json.dumps({"name": name, "size": len(data)}).encode() + b"\n"
+        header = json.dumps({"name": name, "size": len(data), "ocr": options.ocr}).encode()
         try:
-            self._write(header, deadline)
+            self._write(header + b"\n", deadline)
             self._write(data, deadline)
             line = self._read_line(deadline)
+            while (step := _progress(line)) is not None:  # OCR, page by page
+                if step[1]:
+                    deadline = max(deadline, time.monotonic() + OCR_PAGE_S)
+                if options.progress is not None:
+                    options.progress(*step)
+                line = self._read_line(deadline)
         except TimeoutError:
             self.kill()
             raise ParseTimeoutError(f"{name} took longer than {timeout_s:g} s to read and was "
@@ -235,11 +242,11 @@ class _Pool:
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(size)
 
-    def run(self, data: bytes, name: str, timeout_s: float) -> object:
+    def run(self, data: bytes, name: str, timeout_s: float, options: ParseOptions) -> object:
         with self._slots:  # waiting for a free slot does not count against the timeout
             worker = self._take(name)
             try:
-                reply = worker.parse(data, name, timeout_s)
+                reply = worker.parse(data, name, timeout_s, options)
             except BaseException:
                 worker.kill()
                 raise
@@ -292,6 +299,16 @@ def _pool(memory_mb: int) -> _Pool:
 atexit.register(shutdown)
 
 
+def _progress(line: bytes | None) -> tuple[str, int, int] | None:
+    """A progress line's (stage, done, total); None for anything else (the reply)."""
+    message = _json(line) if line is not None and line.startswith(b'{"progress"') else None
+    step = message.get("progress") if isinstance(message, dict) else None
+    if (isinstance(step, list) and len(step) == 3 and step[0] == "ocr"
+            and all(type(v) is int and 0 <= v <= 100_000 for v in step[1:])):
+        return "ocr", step[1], step[2]
+    return None
+
+
 def _json(line: bytes) -> object:
     try:
         return json.loads(line)
@@ -307,9 +324,11 @@ def _document(reply: object, name: str, data: bytes) -> LoadedDocument:
         if (kind in LOADERS and type(pages) is int and isinstance(warnings, list)
                 and all(isinstance(w, str) for w in warnings) and isinstance(items, list)
                 and items and all(_is_section(i) for i in items)):
+            ocr_pages, confidence = _ocr_report(reply.get("ocr"), pages)
             return LoadedDocument(file_name=name, kind=kind, pages=pages, warnings=warnings,
                                   sections=[Section(i[0], i[1], i[2]) for i in items],
-                                  content_hash=hashlib.sha256(data).hexdigest())
+                                  content_hash=hashlib.sha256(data).hexdigest(),
+                                  ocr_pages=ocr_pages, ocr_confidence=confidence)
     if not isinstance(reply, dict) or reply.get("ok") is not False:
         raise CorruptFileError(f"{name} could not be read: the document reader gave no "
                                "usable answer.", name=name)
@@ -320,6 +339,17 @@ def _document(reply: object, name: str, data: bytes) -> LoadedDocument:
               if v is None or isinstance(v, str | int | float)} if isinstance(raw, dict) else {}
     params["name"] = name
     raise error(message if isinstance(message, str) else f"{name} could not be read.", **params)
+
+
+def _ocr_report(raw: object, pages: int) -> tuple[list[int], float]:
+    """The reply's OCR'd pages and their confidence, if well-formed (else none)."""
+    if not isinstance(raw, dict):
+        return [], 0.0
+    found, confidence = raw.get("pages"), raw.get("confidence")
+    if (isinstance(found, list) and all(type(p) is int and 1 <= p <= pages for p in found)
+            and isinstance(confidence, int | float) and 0 <= confidence <= 100):
+        return found, float(confidence)
+    return [], 0.0
 
 
 def _is_section(item: object) -> bool:

@@ -15,7 +15,7 @@ import threading
 import time
 
 from rag.errors import RagError
-from rag.loaders import load_bytes
+from rag.loaders import ParseOptions, load_bytes
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +60,9 @@ def _read_exact(stream, size: int) -> bytes | None:
     return b"".join(parts)
 
 
-def _reply_for(data: bytes, name: str) -> dict[str, object]:
+def _reply_for(data: bytes, name: str, options: ParseOptions) -> dict[str, object]:
     try:
-        doc = load_bytes(data, name)
+        doc = load_bytes(data, name, options)
     except RagError as exc:
         params = {k: v for k, v in exc.params.items()
                   if v is None or isinstance(v, str | int | float)}
@@ -75,7 +75,8 @@ def _reply_for(data: bytes, name: str) -> dict[str, object]:
         return {"ok": False, "error": "CorruptFileError",
                 "message": f"{name} is damaged or incomplete and could not be read."}
     return {"ok": True, "kind": doc.kind, "pages": doc.pages, "warnings": doc.warnings,
-            "sections": [[s.text, s.page, s.heading] for s in doc.sections]}
+            "sections": [[s.text, s.page, s.heading] for s in doc.sections],
+            "ocr": {"pages": doc.ocr_pages, "confidence": doc.ocr_confidence}}
 
 
 def _send(out, data: bytes) -> None:
@@ -96,6 +97,9 @@ def serve(memory_mb: int) -> int:
     import pypdf  # noqa: F401
     import pypdfium2  # noqa: F401
 
+    with contextlib.suppress(ImportError):
+        import tesserocr  # noqa: F401
+
     _send(out, json.dumps({"ready": True, "pid": os.getpid()}).encode() + b"\n")
     stdin = sys.stdin.buffer
     while True:
@@ -106,8 +110,13 @@ def serve(memory_mb: int) -> int:
         data = _read_exact(stdin, int(request["size"]))
         if data is None:
             return 0
+        def progress(stage: str, done: int, total: int) -> None:
+            _send(out, json.dumps({"progress": [stage, done, total]}).encode() + b"\n")
+
+        options = ParseOptions(ocr=str(request.get("ocr", "auto")), progress=progress)
         try:
-            reply = json.dumps(_reply_for(data, str(request["name"])), ensure_ascii=False)
+            reply = json.dumps(_reply_for(data, str(request["name"]), options),
+                               ensure_ascii=False)
             del data
             _send(out, reply.encode("utf-8", errors="replace") + b"\n")  # lone surrogates
         except MemoryError:

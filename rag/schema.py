@@ -28,6 +28,8 @@ class LoadedDocument:
     content_hash: str  # sha256 of the file's bytes
     pages: int  # PDF pages, or number of sections for other formats
     warnings: list[str] = field(default_factory=list)
+    ocr_pages: list[int] = field(default_factory=list)  # pages read by OCR (1-based)
+    ocr_confidence: float = 0.0  # Tesseract's mean word confidence on them, 0-100
 
     @property
     def text(self) -> str:
@@ -125,6 +127,8 @@ class IngestReport:
     warnings: list[str] = field(default_factory=list)
     error: str = ""  # the human message when status == "failed"
     error_code: str = ""  # a stable code the UI can translate
+    ocr_pages: list[int] = field(default_factory=list)  # pages read by OCR (1-based)
+    ocr_confidence: float = 0.0  # their mean word confidence, 0-100
 
     @property
     def ok(self) -> bool:

@@ -10,7 +10,6 @@ import logging
 from rag import gguf
 from rag.answering import Answering, AnswerStream
 from rag.components import Components, expected_hardware, load_llm, open_library
-from rag.embedding import EMBEDDERS
 from rag.ingest import Ingestion, IngestProgress, ProgressCallback, expand_paths
 from rag.schema import DocumentInfo, ModelInfo
 from rag.settings import Settings
@@ -40,10 +39,6 @@ class RagService(Components, Ingestion, Answering):
 
     def available_models(self) -> list[ModelInfo]:
         return gguf.available_models(self.settings.models_dir)
-
-    @staticmethod
-    def embedders() -> list[str]:
-        return list(EMBEDDERS)
 
 
 def create_service(settings: Settings) -> RagService:

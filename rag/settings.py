@@ -2,6 +2,9 @@
 
 Precedence, lowest first: the defaults below, ``<data_dir>/settings.json`` (written by the
 app's Settings page), then environment variables ``RAG_<FIELD>`` (e.g. ``RAG_N_CTX=4096``).
+Values are checked (types and ranges: :mod:`rag.settings_checks`); a bad one is ignored and
+reported in ``Settings.issues``. An unreadable ``settings.json`` is never overwritten: saving
+keeps it aside first.
 """
 
 from __future__ import annotations
@@ -10,9 +13,11 @@ import dataclasses
 import json
 import logging
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime
 from pathlib import Path
 
+from rag.settings_checks import SettingIssue, check_consistency, check_value
 from rag.storage_io import atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -63,6 +68,10 @@ class Settings:
     parse_memory_mb: int = 1024
     """Memory the worker may use to read one file (``RLIMIT_AS``): a 150 MB DOCX needs under
     512 MB; a decompression bomb hits the limit within seconds and is skipped."""
+    ocr: str = "auto"
+    """PDF pages without a text layer (scans): ``auto`` reads them with Tesseract in the
+    document's language (from its other pages' text, else Spanish or English as the first
+    page reads); a Tesseract language (``spa``, ``eng``, ``spa+eng``); or ``off``."""
     database_url: str = ""
     """Empty: the embedded store (SQLite + FAISS in the data dir). ``postgresql://user:pw@host/db``:
     PostgreSQL 15+ with pgvector, shared by every app process pointed at it. Read from the
@@ -88,6 +97,10 @@ class Settings:
     session_idle_hours: float = 24.0
     """A login unused for this long ends."""
 
+    issues: tuple[SettingIssue, ...] = field(default=(), compare=False, repr=False)
+    """Values found but not used (wrong type or range, unknown key, unreadable file): not a
+    setting, filled in by :func:`load_settings`."""
+
     def with_changes(self, **changes: object) -> Settings:
         return dataclasses.replace(self, **changes)
 
@@ -96,49 +109,88 @@ class Settings:
         return self.n_threads or os.cpu_count() or 1
 
 
-_TYPES = {"int": int, "float": float, "str": str}
+def _setting_fields() -> dict[str, object]:
+    return {f.name: f.type for f in fields(Settings) if f.name != "issues"}
 
 
-def _coerce(kind: type | str, raw: str) -> object:
-    """Fields are annotated as strings (``from __future__ import annotations``)."""
-    return _TYPES.get(kind, str)(raw) if isinstance(kind, str) else kind(raw)
+def _read_saved(path: Path) -> tuple[dict[str, object], list[SettingIssue]]:
+    """The values in ``settings.json`` that are valid, and the issues with the rest."""
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(stored, dict):
+            raise ValueError("it is not a JSON object")
+    except (OSError, ValueError) as exc:  # (UnicodeDecodeError and JSONDecodeError too)
+        log.warning("ignoring unreadable %s: %s", path, exc)
+        return {}, [SettingIssue("settings.json", SETTINGS_FILE, "", (
+            "could not be read; the defaults are used. It is kept as it is, and set aside "
+            "(not overwritten) when settings are next saved"))]
+    values: dict[str, object] = {}
+    issues = []
+    known = _setting_fields()
+    for key, raw in stored.items():
+        if key in ENV_ONLY and key in known:  # (a secret: its value is not repeated)
+            issues.append(SettingIssue(key, SETTINGS_FILE, "", "environment only"))
+            continue
+        if key not in known:
+            issues.append(SettingIssue(str(key)[:60], SETTINGS_FILE, repr(raw)[:60], ""))
+            continue
+        value, issue = check_value(key, known[key], raw, SETTINGS_FILE)
+        if issue is None:
+            values[key] = value
+        else:
+            issues.append(issue)
+    return values, issues
 
 
 def load_settings(data_dir: str | os.PathLike[str] | None = None, **overrides: object) -> Settings:
-    """Defaults, then ``settings.json`` in the data dir, then ``RAG_*`` env, then ``overrides``."""
-    values: dict[str, object] = {}
+    """Defaults, then ``settings.json`` in the data dir, then ``RAG_*`` env, then ``overrides``.
+    Bad values are left out and listed in the result's ``issues`` (and logged)."""
     env_data = os.environ.get("RAG_DATA_DIR")
     base = Path(data_dir or env_data or Settings.data_dir)
-    values["data_dir"] = str(base)
+    values: dict[str, object] = {"data_dir": str(base)}
+    issues: list[SettingIssue] = []
     saved = base / SETTINGS_FILE
     if saved.is_file():
-        try:
-            stored = json.loads(saved.read_text(encoding="utf-8"))
-            known = {f.name for f in fields(Settings)} - ENV_ONLY
-            values.update({k: v for k, v in stored.items() if k in known})
-        except (OSError, ValueError) as exc:
-            log.warning("ignoring unreadable %s: %s", saved, exc)
-    for f in fields(Settings):
-        raw = os.environ.get(f"RAG_{f.name.upper()}")
-        if raw is not None and f.name != "data_dir":
-            try:
-                values[f.name] = _coerce(f.type, raw)
-            except ValueError:
-                log.warning("ignoring RAG_%s=%r: not a %s", f.name.upper(), raw, f.type)
+        stored, issues = _read_saved(saved)
+        values.update(stored)
+    for name, annotation in _setting_fields().items():
+        raw = os.environ.get(f"RAG_{name.upper()}")
+        if raw is not None and name != "data_dir":
+            value, issue = check_value(name, annotation, raw, f"RAG_{name.upper()}",
+                                       from_text=True)
+            if issue is None:
+                values[name] = value
+            else:
+                issues.append(issue)
     values.update({k: v for k, v in overrides.items() if v is not None})
-    return Settings(**values)
+    issues += check_consistency(values, Settings)
+    for issue in issues:
+        log.warning("setting ignored: %s", issue.describe())
+    return Settings(**values, issues=tuple(issues))
 
 
 def save_settings(settings: Settings, **changes: object) -> Settings:
-    """Persist ``changes`` (only those) into ``settings.json`` and return the new settings."""
+    """Persist ``changes`` (only those) into ``settings.json`` and return the new settings.
+    An existing file that cannot be read is first renamed ``settings.unreadable-<UTC
+    time>.json`` (never overwritten); the new settings' ``issues`` then say so."""
     path = Path(settings.data_dir) / SETTINGS_FILE
     stored: dict[str, object] = {}
+    issues: list[SettingIssue] = []
     if path.is_file():
         try:
             stored = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(stored, dict):
+                raise ValueError("not a JSON object")
         except (OSError, ValueError):
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+            aside = path.with_name(f"settings.unreadable-{stamp}.json")
+            path.rename(aside)
+            log.warning("%s could not be read: kept as %s", path, aside)
+            issues.append(SettingIssue("settings.json", SETTINGS_FILE, aside.name,
+                                       f"could not be read: it was kept as {aside.name} and "
+                                       "a new one was written"))
             stored = {}
     stored.update({k: v for k, v in changes.items() if k not in ENV_ONLY})
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, json.dumps(stored, indent=2, sort_keys=True))
-    return settings.with_changes(**changes)
+    return settings.with_changes(**changes, issues=tuple(issues))

@@ -132,6 +132,31 @@ def fake_service(data_dir: Path, fake_llm: FakeLLM, monkeypatch: pytest.MonkeyPa
 
 
 @pytest.fixture
+def unloaded_model(fake_service, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The app's service gets the fake embedder but no model: where the model runs then
+    comes from the real detection (llama.cpp's build and the GGUF header), as before the
+    first question. (The app's warm-up may load the real model meanwhile: same answer.)"""
+    embedder = FakeEmbedder()
+    monkeypatch.setattr(service_module, "create_service",
+                        lambda settings: RagService(settings, embedder=embedder))
+
+
+def expected_hardware_text(threads: int, lang: str = "es") -> str:
+    """What the app must show as "where the model runs" for the bundled model, worked out
+    here from llama.cpp and the GGUF header, independently of rag.service."""
+    import llama_cpp
+
+    from rag import gguf
+
+    if not llama_cpp.llama_supports_gpu_offload():
+        return f"CPU, {threads} hilos" if lang == "es" else f"CPU, {threads} threads"
+    meta = gguf.read_metadata(str(gguf.default_model_path()))
+    layers = int(meta[f"{meta['general.architecture']}.block_count"]) + 1
+    return (f"GPU: {layers}/{layers} capas en la GPU" if lang == "es"
+            else f"GPU: {layers}/{layers} layers offloaded")
+
+
+@pytest.fixture
 def service(fake_service) -> RagService:
     """A service with fake models on this test's data dir (to fill the library)."""
     return fake_service(load_settings())

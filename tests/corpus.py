@@ -1,5 +1,6 @@
 """Small real documents for engine tests, written into a folder: a multi-page PDF, a DOCX
-with headings and a table, a Windows-1252 text file and XQuAD articles as Markdown."""
+with headings and a table, a Windows-1252 text file and XQuAD articles as Markdown (from the
+9-article subset shipped in tests/data/xquad, CC BY-SA 4.0: see its NOTICE)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 
 from tests.pdf_factory import make_pdf
 
-XQUAD_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "xquad"
+XQUAD_DIR = Path(__file__).resolve().parent / "data" / "xquad"
 
 PDF_PAGES = [
     "Informe anual de la cooperativa Aurora\n\nEste informe resume las actividades del "

@@ -139,3 +139,17 @@ def test_document_content_renders_inert(app, service) -> None:
     texts = _texts(app)
     assert i18n.plain("![x](http://evil.example/t.png)") in texts
     assert "http\\:" not in texts  # no bare URL left to autolink
+
+
+def test_citations_name_the_section(app, service, fake_llm) -> None:
+    """A PDF passage is cited with its page and its section (the heading path's last)."""
+    from tests.pdf_factory import make_pdf
+
+    pdf = make_pdf(["Guía breve del empaquetado.",
+                    "2.2 Elige el programa\n\nProbablemente hayas escogido ya el paquete que\n"
+                    "deseas construir para Debian. Lo primero es comprobar\nsi el paquete ya "
+                    "está en el archivo de la distribución."])
+    assert service.ingest_bytes("guia.pdf", pdf).status == "added"
+    app.run()
+    _ask(app, "¿Qué paquete deseas construir para Debian?")
+    assert "**Fuentes:** [1] guia\\.pdf, pág. 2 · 2\\.2 Elige el programa" in _texts(app)

@@ -61,7 +61,7 @@ def test_upload_reports_each_file(documents) -> None:
     warnings = [w.value for w in documents.warning]
     assert any("la página 2 no tiene texto" in w for w in warnings)  # translated
     assert any("notas\\.md" in w for w in warnings)  # the duplicate names its twin
-    assert any("roto.pdf" in e.value and "dañado" in e.value for e in documents.error)
+    assert any("roto\\.pdf" in e.value and "dañado" in e.value for e in documents.error)
     assert any("3 páginas" in c.value for c in documents.caption)
 
     names = [row["name"] for row in _table(documents)]
@@ -77,7 +77,7 @@ def test_delete_documents(documents, service) -> None:
     documents.button(key="delete").click().run()
     assert not documents.exception
     assert [row["name"] for row in _table(documents)] == ["b.txt"]
-    assert any("a.txt" in s.value for s in documents.success)
+    assert any("a\\.txt" in s.value for s in documents.success)
     assert [d.name for d in service.list_documents()] == ["b.txt"]
 
 
@@ -108,3 +108,45 @@ def test_report_and_table_in_english(documents) -> None:
     assert any("page 2 has no text" in w.value for w in documents.warning)
     assert any("2 pages" in c.value for c in documents.caption)
     assert documents.title[0].value == "Documents"
+
+
+# Kept whole by safe_file_name (no "/", ":" or "<>"), so the stored name is the upload's.
+HOSTILE_NAMES = ["__negrita__ [enlace](evil.example) ![img](x.png) #1.txt",
+                 "_cursiva_ `código` $x^2$ ~~tachado~~ www.evil.example.md",
+                 "vacío [x](javascript_alert(1)) __b__ _c_.txt"]
+
+
+def _inert(value: str, *names: str) -> None:
+    """``value`` (a message's Markdown source) holds ``names`` only in their escaped form."""
+    from rag.i18n import plain
+
+    unescaped = value
+    for name in names:
+        assert plain(name) in value, (value, plain(name))
+        unescaped = unescaped.replace(plain(name), "")
+    for marker in ("__", "](", "![", "`", "$", "~~", "www.", "_c_", "#1"):
+        assert marker not in unescaped, (marker, value)
+
+
+def test_every_notice_shows_names_inert(documents, service) -> None:
+    """Upload, failure and delete notices escape every name (links, images, emphasis,
+    code, LaTeX, colour directives and HTML show as typed)."""
+    from rag.i18n import plain
+
+    good, other, empty = HOSTILE_NAMES
+    _upload(documents, [(good, b"Texto sobre el faro.", "text/plain"),
+                        (other, b"# Nota\n\nOtra nota.", "text/markdown"),
+                        (empty, b"", "text/plain")])
+    reports = _reports(documents)
+    assert [reports[n]["status"] for n in HOSTILE_NAMES] == ["added", "added", "failed"]
+    bodies = [m.value for m in documents.markdown if "—" in m.value]
+    for name in HOSTILE_NAMES:
+        assert any(plain(name) in body for body in bodies), (name, bodies)
+    errors = [e.value for e in documents.error]
+    assert len(errors) == 1
+    _inert(errors[0], empty)
+    documents.multiselect(key="delete_pick").set_value([good, other]).run()
+    documents.button(key="delete").click().run()
+    assert not documents.exception
+    (notice,) = [s.value for s in documents.success]
+    _inert(notice, good, other)

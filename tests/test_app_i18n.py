@@ -36,13 +36,17 @@ def test_every_specific_engine_error_code_is_translated() -> None:
 
 def test_error_message() -> None:
     exc = errors.EncryptedFileError("x.pdf is password-protected.", name="x.pdf")
-    assert i18n.error_message(exc, "es") == ("«x.pdf» está protegido con contraseña: "
+    # Messages are Markdown for the screen: every value in them is escaped (i18n.plain).
+    assert i18n.error_message(exc, "es") == ("«x\\.pdf» está protegido con contraseña: "
                                              "quítala y vuelve a subirlo.")
     assert "password-protected" in i18n.error_message(exc, "en")
     busy = errors.RagError("The model is busy; try again shortly.")
-    assert i18n.error_message(busy, "es") == busy.message  # no translation: English
+    assert i18n.error_message(busy, "es") == i18n.plain(busy.message)  # no translation
     missing = errors.ModelLoadError("Could not load m.gguf")  # a parameter is missing
-    assert i18n.error_message(missing, "es") == "Could not load m.gguf"
+    assert i18n.error_message(missing, "es") == "Could not load m\\.gguf"
+    hostile = errors.EmptyFileError("x is empty.", name="[a](http://e.x) **b**.txt")
+    assert i18n.error_message(hostile, "en") == (
+        "“\\[a\\]\\(http\u2060\\:\\/\\/e\\.x\\) \\*\\*b\\*\\*\\.txt” is empty.")
     assert i18n.error_message(KeyError("internal"), "en") == i18n.t("error.unexpected", "en")
 
 
@@ -95,3 +99,12 @@ def test_plain_breaks_autolinks() -> None:
 def test_plain_stream_equals_plain_of_the_whole() -> None:
     pieces = ["![x](", "ht", "tp://e", "vil)\n", "**bold", "** ww", "w.x.com"]
     assert "".join(i18n.plain_stream(pieces)) == i18n.plain("".join(pieces))
+
+
+def test_encoding_notes_in_spanish() -> None:
+    assert i18n.warning_text("not UTF-8: decoded as UTF-8 with 2 invalid byte(s) replaced",
+                             "es") == "UTF-8 con 2 byte(s) no válido(s), reemplazado(s) por �"
+    assert i18n.warning_text("not UTF-8: decoded as UTF-16 (no BOM)", "es") == (
+        "no es UTF-8: se leyó como UTF-16 (sin BOM)")
+    assert i18n.warning_text("named .pdf but its content is plain text: read as such",
+                             "es") == "se llama .pdf pero es texto sin formato: se leyó como tal"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from rag import samples
 
 
@@ -20,19 +18,6 @@ def test_samples_ship_with_their_license() -> None:
         assert "\ufeff" not in text
         assert text.startswith("# ") and "CC BY-SA 4.0" in text
         assert 2000 < len(text) < 8000
-
-
-def test_samples_match_their_source_when_available() -> None:
-    source = Path("/work/shared/data/xquad/xquad.es.json")
-    if not source.exists():
-        return  # only where the original data set is around
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as folder:
-        rebuilt = samples.build_sample_docs(source, folder)
-        for path in rebuilt:
-            shipped = samples.SAMPLE_DIR / path.name
-            assert path.read_text(encoding="utf-8") == shipped.read_text(encoding="utf-8")
 
 
 def test_load_samples_copies_and_ingests(service, data_dir) -> None:

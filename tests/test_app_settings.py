@@ -7,6 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
+from conftest import expected_hardware_text
 from streamlit.testing.v1 import AppTest
 
 from rag import gguf
@@ -83,18 +84,23 @@ def test_chunk_size_change_offers_the_reindex(app, service) -> None:
     assert "reindex_needed" not in app.session_state
 
 
-def test_detected_hardware_is_shown(app) -> None:
+def test_detected_hardware_is_shown(app, unloaded_model, monkeypatch) -> None:
+    import llama_cpp
+
+    monkeypatch.setenv("RAG_N_THREADS", "3")
     _open(app)
     metrics = {m.label: m.value for m in app.metric}
-    assert metrics["El modelo se ejecuta en"] == "CPU, 2 hilos"
-    assert metrics["Hilos de CPU"] == str(load_settings().threads)
+    assert metrics["El modelo se ejecuta en"] == expected_hardware_text(3)
+    assert metrics["GPU en llama.cpp"] == ("sí" if llama_cpp.llama_supports_gpu_offload() else "no")
+    assert metrics["Hilos de CPU"] == "3"
 
 
 def test_a_missing_model_file_is_reported_not_fatal(app, data_dir) -> None:
     (data_dir / "settings.json").write_text(json.dumps({"model": "/nope/missing.gguf"}))
     app.run()
-    assert any("No se encuentra el modelo: /nope/missing.gguf" in c.value
+    assert any("No se encuentra el modelo: missing.gguf" in c.value.replace("\\", "")
                for c in app.sidebar.caption)
+    assert not any("/nope" in c.value for c in app.sidebar.caption)
     _open(app)
     picker = app.selectbox(key="set_model")
     assert picker.value == "/nope/missing.gguf"  # still shown, so it can be changed
@@ -102,3 +108,22 @@ def test_a_missing_model_file_is_reported_not_fatal(app, data_dir) -> None:
     app.form_submit_button[0].click().run()
     assert load_settings().model == ""
     assert not any("No se encuentra" in c.value for c in app.sidebar.caption)
+
+
+def test_settings_page_shows_no_server_paths(app, data_dir, tmp_path, monkeypatch) -> None:
+    models = tmp_path / "models"
+    models.mkdir()
+    shutil.copyfile(gguf.default_model_path(), models / "otro.Q4_1.gguf")
+    monkeypatch.setenv("RAG_MODELS_DIR", str(models))
+    for model in (str(models / "otro.Q4_1.gguf"), str(tmp_path / "gone" / "perdido.gguf")):
+        (data_dir / "settings.json").write_text(json.dumps({"model": model}))
+        _open(app)
+        picker = app.selectbox(key="set_model")
+        shown = [*picker.options, *(e.value for kind in ("caption", "markdown", "error",
+                                                         "info", "success", "warning")
+                                    for e in getattr(app, kind)),
+                 *(e.value for e in app.sidebar.caption), *(m.value for m in app.metric)]
+        assert "settings.json" in " ".join(shown)
+        for text in shown:
+            assert str(tmp_path) not in text.replace("\\", ""), text
+        assert "perdido.gguf" in " ".join(picker.options) or model.endswith("otro.Q4_1.gguf")

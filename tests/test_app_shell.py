@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import expected_hardware_text
 
 from rag import errors, i18n
 from rag.service import RagService
@@ -63,13 +64,15 @@ def test_every_page_renders_without_exceptions(app) -> None:
         assert app.title, page
 
 
-def test_sidebar_shows_model_hardware_offline_and_library_size(app, service) -> None:
+def test_sidebar_shows_model_hardware_offline_and_library_size(app, service, unloaded_model,
+                                                               monkeypatch) -> None:
     service.ingest_bytes("a.txt", b"Texto de prueba sobre manzanas y peras.")
+    monkeypatch.setenv("RAG_N_THREADS", "5")
     app.run()
     sidebar = " ".join([m.value for m in app.sidebar.markdown]
                        + [c.value for c in app.sidebar.caption])
     assert "SmolLM2" in sidebar  # the bundled default model, read from its GGUF header
-    assert "CPU, 2 hilos" in sidebar  # the (fake) model's hardware
+    assert expected_hardware_text(5) in sidebar  # the real detection
     assert "Sin conexión: ninguna llamada de red" in sidebar
     assert "1 documento · 1 fragmento" in sidebar
 
@@ -81,8 +84,7 @@ def test_hardware_before_the_model_is_loaded_comes_from_settings(data_dir, monke
     monkeypatch.setenv("RAG_N_THREADS", "3")
     hardware = RagService(load_settings()).hardware()
     assert hardware.threads == 3
-    assert hardware.describe() in ("CPU, 3 threads", f"GPU: {hardware.layers_total}/"
-                                   f"{hardware.layers_total} layers offloaded")
+    assert hardware.describe() == expected_hardware_text(3, "en")
 
 
 def test_spanish_by_default_and_the_switch_changes_every_page(app) -> None:

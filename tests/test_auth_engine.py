@@ -181,3 +181,11 @@ def test_handoff_codes_are_single_use() -> None:
     assert handoffs.redeem("made-up") is None
     expired = Handoffs(ttl_s=-1)
     assert expired.redeem(expired.issue("t")) is None
+
+
+def test_handoff_codes_bound_to_a_browser_work_only_there() -> None:
+    handoffs = Handoffs()
+    code = handoffs.issue("the-token", binding="browser-a")
+    assert handoffs.redeem(code, binding="browser-b") is None
+    assert handoffs.redeem(code, binding="browser-a") is None  # used up by the attempt
+    assert handoffs.redeem(handoffs.issue("t", binding="browser-a"), "browser-a") == "t"

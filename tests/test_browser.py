@@ -1,5 +1,5 @@
 """The real app in a real browser: ``streamlit run app.py`` with the real models (SmolLM2
-GGUF, MiniLM), driven by Debian's headless chromium through playwright.
+GGUF, the multilingual USE embedder), driven by Debian's headless chromium through playwright.
 
 Uploads a PDF whose distinctive fact is on page 2, asks about it, waits for the streamed
 answer and checks that a source names the file and page 2. Saves a screenshot of each page
@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 PAGES = [
     "Annual report of the Lagunaverde cooperative.\nThis document summarizes the year and "
     "the projects on the coast.",
-    "The Punta Lagunaverde lighthouse.\nThe Punta Lagunaverde lighthouse is 47 metres tall.\n"
+    "2.1 The Punta Lagunaverde lighthouse\n\nThe Punta Lagunaverde lighthouse is 47 metres tall.\n"
     "It was built in 1911 by the engineer Tomas Arriaga.\nIts light can be seen 30 miles away.",
     "Conclusions.\nThe cooperative will keep caring for the coast and its historic buildings.",
 ]
@@ -39,6 +39,7 @@ def test_upload_ask_and_screenshots(server: tuple[str, Path], tmp_path: Path) ->
     from playwright.sync_api import expect, sync_playwright
 
     url, log_path = server
+    expect.set_options(timeout=60_000)  # a loaded 2-core machine renders slowly
     pdf = tmp_path / PDF_NAME
     pdf.write_bytes(make_pdf(PAGES))
     ARTIFACTS.mkdir(exist_ok=True)
@@ -67,7 +68,8 @@ def test_upload_ask_and_screenshots(server: tuple[str, Path], tmp_path: Path) ->
             expect(box).to_be_enabled()
             box.fill(QUESTION)
             box.press("Enter")
-            sources = page.get_by_text(re.compile(rf"Fuentes:.*{re.escape(PDF_NAME)}, pág\. 2"))
+            sources = page.get_by_text(re.compile(  # page and section
+                rf"Fuentes:.*{re.escape(PDF_NAME)}, pág\. 2 · 2\.1 The Punta Lagunaverde"))
             expect(sources.first).to_be_visible(timeout=240_000)
             _idle(page, 240_000)
             answer = page.get_by_test_id("stChatMessage").nth(1).inner_text()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -144,4 +145,9 @@ def test_xquad_recall_at_5_through_search_queries(tmp_path):
 def test_models_lists_the_default_and_where_it_runs(tmp_path):
     out = rag("models", data=tmp_path).stdout
     assert "SmolLM2-135M-Instruct.Q4_1 (default)\tQ4_1" in out
-    assert "runs on: CPU, " in out  # no GPU build here: llama.cpp reports no offload
+    import llama_cpp
+
+    if llama_cpp.llama_supports_gpu_offload():  # the CUDA build scripts/install.sh makes
+        assert re.search(r"^runs on: GPU: (\d+)/\1 layers offloaded$", out, re.M), out
+    else:
+        assert re.search(r"^runs on: CPU, \d+ threads$", out, re.M), out

@@ -88,12 +88,33 @@ def test_kill_during_ingest_then_rerun_finishes_without_duplicates(crashed_libra
     assert state == expected  # same documents and chunk counts as a clean ingest
 
 
+def _kill_reindex_after(data, documents: int) -> list[str]:
+    """Run `python -m rag reindex`; SIGKILL it as it starts its ``documents + 1``-th
+    document (it announces each one on stderr). Returns the documents it announced."""
+    args = [sys.executable, "-m", "rag", "reindex", "--data", str(data)]
+    proc = subprocess.Popen(args, cwd=ROOT, env=cli_env(), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    announced: list[str] = []
+    try:
+        for line in proc.stderr:
+            if line.startswith("re-indexing "):
+                announced.append(line.removeprefix("re-indexing ").strip())
+                if len(announced) > documents:
+                    proc.send_signal(signal.SIGKILL)
+                    break
+    finally:
+        proc.wait(timeout=120)
+    assert proc.returncode == -signal.SIGKILL, (proc.returncode, announced)  # killed mid-run
+    return announced
+
+
 def test_kill_during_reindex_loses_nothing(crashed_library):
     data, root, expected = crashed_library
     rng = random.Random(SEED + 1)
     for _ in range(3):
-        delay = rng.uniform(1.5, 5.0)
-        _run_and_kill(cli("reindex", "--data", str(data)), delay)
+        documents = rng.randint(1, len(expected) - 2)
+        announced = _kill_reindex_after(data, documents)
+        assert len(announced) == documents + 1 < len(expected)
         assert check_store(root, EMBEDDER.name, EMBEDDER.dim) == expected
     done = run_cli("reindex", "--data", str(data))
     assert done.returncode == 0, done.stdout + done.stderr

@@ -1,5 +1,6 @@
-"""The engine end to end with the real models: MiniLM embedder, SmolLM2 GGUF through
-llama-cpp-python, FAISS, and real PDF/DOCX/TXT/MD files."""
+"""The engine end to end with the real models: the default embedder (multilingual USE; MiniLM
+where a test switches to it), SmolLM2 GGUF through llama-cpp-python, FAISS, and real
+PDF/DOCX/TXT/MD files."""
 
 from __future__ import annotations
 
@@ -230,13 +231,25 @@ def test_use_embedder_tokenizes_like_its_reference_tokenizer():
 
 
 def test_hardware_is_reported_for_the_loaded_model(service):
+    """What the loaded model reports matches what llama.cpp says about its build and the
+    GGUF header, and what the service predicted before loading anything."""
     import llama_cpp
 
+    from rag import gguf
+    from rag.components import _placement
+
+    path = gguf.resolve_model(service.settings.model, service.settings.models_dir)
+    predicted = _placement(str(path), path.stat().st_mtime_ns, service.settings.n_gpu_layers,
+                           service.settings.threads)
     hardware = service.llm.hardware
-    assert service.hardware() == hardware
-    if llama_cpp.llama_supports_gpu_offload():
-        total = hardware.layers_total
-        assert hardware.describe() == f"GPU: {total}/{total} layers offloaded"
+    meta = gguf.read_metadata(str(path))
+    layers = int(meta[f"{meta['general.architecture']}.block_count"]) + 1
+    gpu = bool(llama_cpp.llama_supports_gpu_offload())
+    assert (hardware.gpu, hardware.layers_total, hardware.threads) == (
+        gpu, layers, service.settings.threads)
+    assert hardware == predicted
+    if gpu:
+        assert hardware.describe() == f"GPU: {layers}/{layers} layers offloaded"
     else:
         assert hardware.describe() == f"CPU, {service.settings.threads} threads"
 

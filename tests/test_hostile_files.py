@@ -165,8 +165,9 @@ CASES = [
     ("encrypted PDF, empty password", "open-protected.pdf",
      lambda: make_pdf(["Documento protegido sin contraseña: el inventario de tornillos."],
                       encrypt_password=""), "added", ""),
-    ("PDF without a text layer", "scan.pdf", lambda: make_pdf([None, None]), "no_text",
-     "scan.pdf has no text layer (scanned images?): OCR is not supported."),
+    ("PDF without a text layer, nothing to OCR", "scan.pdf", lambda: make_pdf([None, None]),
+     "no_text_ocr", "scan.pdf has no text layer, and OCR found no text on its pages (blank or "
+     "unreadable scans?)."),
     ("PDF decompression bomb (1 MB -> 1 GB FlateDecode)", "bomb.pdf", pdf_bomb, "too_large",
      "bomb.pdf needs more than 1024 MB of memory to read and was skipped."),
     ("PDF page-tree cycle", "loop.pdf", pdf_pages_cycle, "corrupt",
@@ -186,12 +187,10 @@ CASES = [
      "photo.txt looks like binary data, not text."),
     ("50 MB single-line text", "oneline.txt", lambda: b"palabra " * (50 * 2**20 // 8),
      "too_large", "oneline.txt has more than 20,000,000 characters of text, the limit."),
-    ("a .pdf that is a DOCX", "report.pdf", lambda: docx_bytes("Informe."), "unsupported",
-     "report.pdf is not a PDF: its content is a Word document (.docx). Rename it to .docx "
-     "and upload it again."),
-    ("a .docx that is a PDF", "report.docx", lambda: make_pdf(PAGES), "unsupported",
-     "report.docx is not a Word document: its content is a PDF. Rename it to .pdf and upload "
-     "it again."),
+    ("a .pdf that is a DOCX", "report.pdf", lambda: docx_bytes("Informe."), "added",
+     "named .pdf but its content is a Word document (.docx): read as such"),
+    ("a .docx that is a PDF", "report.docx", lambda: make_pdf(PAGES), "added",
+     "named .docx but its content is a PDF: read as such"),
     ("Latin-1 text", "latin1.txt", lambda: LATIN1.encode("latin-1"), "added",
      "not UTF-8: decoded as Windows-1252"),
     ("Latin-1 text with a C1 byte", "latin1-c1.txt",

@@ -29,7 +29,7 @@ from rag.errors import (
     NoTextError,
     UnsupportedFileError,
 )
-from rag.loaders import detect_kind, load_bytes, load_file, safe_file_name
+from rag.loaders import ParseOptions, detect_kind, load_bytes, load_file, safe_file_name
 
 PAGES = [
     "Primera página: información sobre el año fiscal.\nUna segunda línea.",
@@ -63,10 +63,13 @@ def _sample_docx(doc) -> None:
     doc.add_paragraph("Run it.")
 
 
-def _rewrite_zip(data: bytes, replace: dict[str, bytes]) -> bytes:
+def _rewrite_zip(data: bytes, replace: dict[str, bytes], drop: frozenset[str] = frozenset()
+                 ) -> bytes:
     out = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w") as dst:
         for info in src.infolist():
+            if info.filename in drop:
+                continue
             dst.writestr(info, replace.get(info.filename, src.read(info)))
         for name, body in replace.items():
             if name not in src.namelist():
@@ -96,8 +99,11 @@ def test_pdf_page_without_text_warns() -> None:
 
 
 def test_pdf_without_any_text_raises() -> None:
-    with pytest.raises(NoTextError, match=r"scan\.pdf has no text layer \(scanned images\?\)"):
+    """Drawn shapes only: OCR runs and finds nothing; without OCR, the old message."""
+    with pytest.raises(NoTextError, match=r"scan\.pdf has no text layer, and OCR found no"):
         load_bytes(make_pdf([None, ""]), "scan.pdf")
+    with pytest.raises(NoTextError, match=r"scan\.pdf has no text layer \(scanned images\?\)"):
+        load_bytes(make_pdf([None, ""]), "scan.pdf", ParseOptions(ocr="off"))
 
 
 def test_pdf_encrypted_with_empty_password_loads(tmp_path: Path) -> None:
@@ -136,7 +142,7 @@ def test_pdf_with_broken_xref_is_repaired_with_warning() -> None:
 
 def test_pdf_with_leading_junk_and_upper_case_extension() -> None:
     data = b"\xef\xbb\xbfjunk before the header\n" + make_pdf(PAGES)
-    assert detect_kind(data, "REPORT.PDF") == "pdf"
+    assert detect_kind(data, "REPORT.PDF") == ("pdf", [])
     assert load_bytes(data, "REPORT.PDF").pages == 3
 
 
@@ -235,15 +241,29 @@ def test_docx_zip_bomb_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 # -------------------------------------------------------------------------------- type checks
-def test_pdf_named_docx_and_docx_named_pdf() -> None:
+def test_pdf_named_docx_and_docx_named_pdf_are_read_as_what_they_are() -> None:
+    word = load_bytes(_docx_bytes(_sample_docx), "report.pdf")
+    assert (word.file_name, word.kind) == ("report.pdf", "docx")
+    assert "Install the package first." in word.text
+    assert word.warnings == ["named .pdf but its content is a Word document (.docx): read as "
+                             "such"]
+    pdf = load_bytes(make_pdf(PAGES), "report.docx")
+    assert (pdf.kind, pdf.pages) == ("pdf", 3) and "Third page" in pdf.text
+    assert pdf.warnings == ["named .docx but its content is a PDF: read as such"]
+    text = load_bytes(b"Notas en texto plano.", "notas.pdf")
+    assert (text.kind, text.text) == ("txt", "Notas en texto plano.")
+    assert text.warnings == ["named .pdf but its content is plain text: read as such"]
+    markdown = load_bytes(b"# Title\n\nBody.", "notes.md")
+    assert markdown.kind == "md" and not markdown.warnings
+
+
+def test_other_content_with_a_supported_extension_is_refused() -> None:
+    xlsx = _rewrite_zip(_docx_bytes(_sample_docx), {"xl/workbook.xml": b"<workbook/>"},
+                        drop=frozenset({"word/document.xml"}))
     with pytest.raises(UnsupportedFileError) as info:
-        load_bytes(_docx_bytes(_sample_docx), "report.pdf")
-    assert str(info.value) == ("report.pdf is not a PDF: its content is a Word document (.docx)."
-                               " Rename it to .docx and upload it again.")
-    with pytest.raises(UnsupportedFileError) as info:
-        load_bytes(make_pdf(PAGES), "report.docx")
-    assert str(info.value) == ("report.docx is not a Word document: its content is a PDF. "
-                               "Rename it to .pdf and upload it again.")
+        load_bytes(xlsx, "sheet.docx")
+    assert str(info.value) == ("sheet.docx is not a Word document: its content is an Excel "
+                               "workbook (.xlsx).")
 
 
 def test_ole_files_named_docx() -> None:
@@ -259,10 +279,8 @@ def test_binary_named_txt() -> None:
     png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 8
     with pytest.raises(UnsupportedFileError, match=r"^notes\.txt looks like binary data, not"):
         load_bytes(png, "notes.txt")
-    with pytest.raises(UnsupportedFileError, match="is not text: its content is a PDF"):
-        load_bytes(make_pdf(PAGES), "notes.md")
-    with pytest.raises(UnsupportedFileError, match=r"a Word document \(\.docx\)\. Rename it to"):
-        load_bytes(_docx_bytes(_sample_docx), "notes.txt")
+    assert load_bytes(make_pdf(PAGES), "notes.md").kind == "pdf"
+    assert load_bytes(_docx_bytes(_sample_docx), "notes.txt").kind == "docx"
 
 
 def test_unknown_extension_and_empty_files(tmp_path: Path) -> None:

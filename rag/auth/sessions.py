@@ -70,28 +70,34 @@ class SessionBook:
 
 class Handoffs:
     """One-time codes (60 s, in memory) that carry a new session's token from the app to
-    the route that sets the browser cookie, so the token never appears in a URL."""
+    the route that sets the browser cookie, so the token never appears in a URL.
+
+    A code can be bound to the browser that logged in (``binding``: a digest of a
+    per-browser value such as Streamlit's XSRF cookie); the route then refuses it from
+    any other browser, so a code cannot be used to log a victim into another account."""
 
     def __init__(self, ttl_s: float = 60.0) -> None:
         self.ttl_s = ttl_s
         self.enabled = False  # set by serve.py, which serves the route that redeems them
-        self._codes: dict[str, tuple[str, float]] = {}
+        self._codes: dict[str, tuple[str, str, float]] = {}
         self._lock = threading.Lock()
 
-    def issue(self, token: str) -> str:
+    def issue(self, token: str, binding: str = "") -> str:
         code = secrets.token_urlsafe(24)
         now = time.monotonic()
         with self._lock:
-            self._codes = {k: v for k, v in self._codes.items() if v[1] > now}
-            self._codes[token_hash(code)] = (token, now + self.ttl_s)
+            self._codes = {k: v for k, v in self._codes.items() if v[2] > now}
+            self._codes[token_hash(code)] = (token, binding, now + self.ttl_s)
         return code
 
-    def redeem(self, code: str | None) -> str | None:
+    def redeem(self, code: str | None, binding: str = "") -> str | None:
         if not code:
             return None
         with self._lock:
-            token, until = self._codes.pop(token_hash(code), (None, 0.0))
-        return token if token and until > time.monotonic() else None
+            token, bound, until = self._codes.pop(token_hash(code), (None, "", 0.0))
+        if not token or until <= time.monotonic():
+            return None
+        return token if not bound or secrets.compare_digest(bound, binding) else None
 
 
 HANDOFFS = Handoffs()

@@ -19,20 +19,22 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rag.errors import NoTextError
+from rag.invisible import strip_invisible
+from rag.loaders.common import ParseOptions
 from rag.loaders.docx import load_docx
 from rag.loaders.kinds import detect_kind
 from rag.loaders.names import safe_file_name
-from rag.loaders.pdf import clean_pdf_text, load_pdf
+from rag.loaders.pdf import clean_pdf_text, load_pdf, read_pdf
 from rag.loaders.text import decode_text, load_md, load_txt
 from rag.schema import LoadedDocument, Section
 
 __all__ = ["LOADERS", "MAX_CHARS", "MAX_NAME_CHARS", "MAX_PAGES", "MAX_UNZIPPED_BYTES",
-           "SUPPORTED_EXTENSIONS", "Loader", "clean_pdf_text", "decode_text", "detect_kind",
-           "load_bytes", "load_docx", "load_file", "load_md", "load_pdf", "load_txt",
+           "SUPPORTED_EXTENSIONS", "Loader", "ParseOptions", "clean_pdf_text", "decode_text",
+           "detect_kind", "load_bytes", "load_docx", "load_file", "load_md", "load_pdf", "load_txt",
            "safe_file_name"]
 
 # The limits: the format modules read them from here at call time (see common.limits).
-SUPPORTED_EXTENSIONS = (".pdf", ".docx", ".txt", ".md")
+SUPPORTED_EXTENSIONS = (".pdf", ".docx", ".docm", ".txt", ".md")
 MAX_PAGES = 5000
 MAX_CHARS = 20_000_000
 MAX_UNZIPPED_BYTES = 200 * 1024 * 1024
@@ -42,17 +44,26 @@ Loader = Callable[[bytes, str], tuple[list[Section], int, list[str]]]
 LOADERS: dict[str, Loader] = {"pdf": load_pdf, "docx": load_docx, "txt": load_txt, "md": load_md}
 
 
-def load_bytes(data: bytes, file_name: str) -> LoadedDocument:
+def load_bytes(data: bytes, file_name: str,
+               options: ParseOptions | None = None) -> LoadedDocument:
     """Check, parse and clean one uploaded file; raises a DocumentError subclass."""
     name = safe_file_name(file_name)
-    kind = detect_kind(data, name)
-    sections, pages, warnings = LOADERS[kind](data, name)
-    sections = [Section(s.text.strip(), s.page, s.heading) for s in sections if s.text.strip()]
+    kind, notes = detect_kind(data, name)
+    ocr_pages, ocr_confidence = [], 0.0
+    if kind == "pdf":
+        pdf = read_pdf(data, name, options)
+        sections, pages, warnings = pdf.sections, pdf.pages, pdf.warnings
+        ocr_pages, ocr_confidence = pdf.ocr_pages, pdf.ocr_confidence
+    else:
+        sections, pages, warnings = LOADERS[kind](data, name)
+    sections = [Section(text, s.page, strip_invisible(s.heading)) for s in sections
+                if (text := strip_invisible(s.text).strip())]
     if not sections:
         raise NoTextError(f"{name} contains no text.", name=name)
     return LoadedDocument(file_name=name, kind=kind, sections=sections,
                           content_hash=hashlib.sha256(data).hexdigest(), pages=pages,
-                          warnings=warnings)
+                          warnings=[*notes, *warnings], ocr_pages=ocr_pages,
+                          ocr_confidence=ocr_confidence)
 
 
 def load_file(path: str | os.PathLike[str], display_name: str | None = None) -> LoadedDocument:

@@ -3,7 +3,10 @@ control characters that never belong in extracted text."""
 
 from __future__ import annotations
 
+import logging
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from types import ModuleType
 
 from rag.errors import FileTooLargeError
@@ -26,3 +29,24 @@ def too_much_text(file_name: str) -> FileTooLargeError:
     limit = limits().MAX_CHARS
     return FileTooLargeError(f"{file_name} has more than {limit:,} characters of text, "
                              "the limit.", name=file_name, limit=limit)
+
+
+@dataclass(frozen=True)
+class ParseOptions:
+    """How to read a file, from the settings: ``ocr`` is ``Settings.ocr`` (``auto``, a
+    Tesseract language such as ``spa`` or ``spa+eng``, or ``off``); ``progress`` is called
+    with (stage, done, total) while pages are OCR'd."""
+
+    ocr: str = "auto"
+    progress: Callable[[str, int, int], None] | None = None
+
+
+def log_failure(log: logging.Logger, what: str, exc: BaseException,
+                expected: tuple[type[BaseException], ...] = ()) -> None:
+    """Log a parser failure the user sees as "damaged" or "could not be read": an
+    ``expected`` error (what a damaged file raises) at INFO, anything else, which may be a
+    bug here or in the parser, at WARNING with its traceback so that it can be found."""
+    if isinstance(exc, expected):
+        log.info("%s: %s: %s", what, type(exc).__name__, exc)
+    else:
+        log.warning("%s: unexpected %s: %s", what, type(exc).__name__, exc, exc_info=exc)

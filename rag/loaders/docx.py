@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from rag.errors import CorruptFileError, DocumentError, FileTooLargeError
-from rag.loaders.common import DAMAGED, limits, too_much_text
+from rag.loaders.common import DAMAGED, limits, log_failure, too_much_text
 from rag.schema import Section
 
 log = logging.getLogger(__name__)
@@ -21,6 +21,21 @@ _XML_BOMBS = [m.encode(enc) for m in ("<!DOCTYPE", "<!ENTITY")
               for enc in ("utf-8", "utf-16-le", "utf-16-be")]
 BOMB_MIN_BYTES = 16 * 2**20  # an XML part at least this big...
 BOMB_RATIO = 100  # ...packed tighter than this is refused
+_CONTENT_TYPES = "[Content_Types].xml"
+_DOCUMENT_TYPE = b"application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"
+# Macro-enabled documents and templates hold the same text; python-docx accepts only the
+# plain document type, so theirs is renamed in memory (macros are never run, only skipped).
+_OTHER_WORD_TYPES = (b"application/vnd.ms-word.document.macroEnabled.main+xml",
+                     b"application/vnd.ms-word.template.macroEnabledTemplate.main+xml",
+                     b"application/vnd.openxmlformats-officedocument.wordprocessingml."
+                     b"template.main+xml")
+
+
+def _damaged_docx_errors() -> tuple[type[BaseException], ...]:
+    from docx.opc.exceptions import OpcError
+    from lxml.etree import XMLSyntaxError
+
+    return (OpcError, XMLSyntaxError, KeyError, ValueError, zipfile.BadZipFile, EOFError)
 
 
 def _check_docx_zip(data: bytes, file_name: str) -> None:
@@ -56,6 +71,23 @@ def _check_ratio(info: zipfile.ZipInfo, file_name: str, size: int) -> None:
             f"{size / 2**10:,.0f} KB file (packed {ratio:,.0f} to 1, which Word never does); "
             "it was refused as a likely zip bomb.",
             name=file_name, unpacked_mb=round(info.file_size / 2**20), ratio=round(ratio))
+
+
+def _as_plain_document(data: bytes) -> bytes:
+    """``data`` with a macro-enabled or template main part declared as a plain document."""
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        types = zf.read(_CONTENT_TYPES) if _CONTENT_TYPES in zf.namelist() else b""
+        if not any(t in types for t in _OTHER_WORD_TYPES):
+            return data
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+            for info in zf.infolist():
+                part = zf.read(info)
+                if info.filename == _CONTENT_TYPES:
+                    for other in _OTHER_WORD_TYPES:
+                        part = part.replace(other, _DOCUMENT_TYPE)
+                target.writestr(info, part)
+    return out.getvalue()
 
 
 def _outline_level(element: Any) -> int | None:
@@ -126,8 +158,9 @@ def load_docx(data: bytes, file_name: str) -> tuple[list[Section], int, list[str
             sections.append(Section(text.strip(), heading=" > ".join(t for _, t in path)))
         blocks.clear()
 
+    damaged_errors = _damaged_docx_errors()
     try:
-        document = docx.Document(io.BytesIO(data))
+        document = docx.Document(io.BytesIO(_as_plain_document(data)))
         cache: dict[str, int | None] = {}
         total, max_chars = 0, limits().MAX_CHARS
         for block in _body_blocks(document.element.body, document._body):
@@ -149,8 +182,8 @@ def load_docx(data: bytes, file_name: str) -> tuple[list[Section], int, list[str
         flush()
     except DocumentError:
         raise
-    except Exception as exc:  # any parser failure means "unreadable"
-        log.info("python-docx cannot read %s: %s", file_name, exc)
+    except Exception as exc:  # any parser failure means "unreadable" to the user
+        log_failure(log, f"python-docx cannot read {file_name}", exc, damaged_errors)
         raise CorruptFileError(DAMAGED.format(file_name), name=file_name) from exc
     return sections, len(sections), []
 

@@ -6,8 +6,19 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from rag.errors import InvalidNameError
+from rag.errors import InvalidNameError, InvisibleNameError
 from rag.loaders.common import limits
+
+# Letters and symbols that render as nothing (Hangul fillers, Braille blank, Khmer vowels
+# inherent, combining grapheme joiner): a name made only of them looks empty.
+_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800\u17b4\u17b5\u034f\u180b"
+                           "\u180c\u180d\u180f\ufe00\ufe0f")
+
+
+def visible(text: str) -> bool:
+    """Whether ``text`` has a character that shows on screen."""
+    return any(not c.isspace() and unicodedata.category(c)[0] not in "CZM"
+               and c not in _BLANK_LETTERS for c in text)
 
 
 def extension(file_name: str) -> str:
@@ -19,6 +30,11 @@ def extension(file_name: str) -> str:
 def safe_file_name(name: str) -> str:
     """A display/storage name: the basename, no control characters, at most 120 chars."""
     text = unicodedata.normalize("NFC", str(name)).replace("\\", "/").rsplit("/", 1)[-1]
+    stem = text.rpartition(".")[0] if "." in text else text
+    if stem and not visible(stem) and visible(text):
+        shown = text.encode("ascii", "backslashreplace").decode("ascii")
+        raise InvisibleNameError(f"{shown}: the name has no visible characters; rename the "
+                                 "file and upload it again.", name=shown)
     text = "".join(c for c in re.sub(r"\s+", " ", re.sub(r"^[A-Za-z]:", "", text))
                    if not unicodedata.category(c).startswith("C"))
     text = re.sub(r'[<>:"|?*]', "_", re.sub(" +", " ", text)).strip().rstrip(". ")

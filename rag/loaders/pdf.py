@@ -8,10 +8,27 @@ import io
 import logging
 import re
 import threading
+from dataclasses import dataclass, field
 from typing import Any
 
-from rag.errors import CorruptFileError, EncryptedFileError, FileTooLargeError, NoTextError
-from rag.loaders.common import CONTROL_CHARS, DAMAGED, PROTECTED, limits, too_much_text
+from rag.errors import (
+    CorruptFileError,
+    EncryptedFileError,
+    FileTooLargeError,
+    NoTextError,
+    OcrFoundNothingError,
+    XfaFormError,
+)
+from rag.loaders.common import (
+    CONTROL_CHARS,
+    DAMAGED,
+    PROTECTED,
+    ParseOptions,
+    limits,
+    log_failure,
+    too_much_text,
+)
+from rag.loaders.ocr import OcrPage, ocr_pages
 from rag.loaders.pdf_layout import (
     PageLines,
     drop_leader_blocks,
@@ -47,6 +64,30 @@ def clean_pdf_text(text: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 
+def _pypdf_errors() -> tuple[type[BaseException], ...]:
+    """What pypdf raises on a damaged file (recursion: a self-referencing object)."""
+    from pypdf.errors import PyPdfError
+
+    return (PyPdfError, RecursionError, ValueError, KeyError, EOFError, OSError)
+
+
+def _xfa_form(data: bytes) -> bool:
+    """Whether the PDF is an XFA form (Adobe LiveCycle), whose content is not page text."""
+    import pypdfium2 as pdfium
+    import pypdfium2.raw as pdfium_c
+
+    with _PDFIUM_LOCK:
+        try:
+            pdf = pdfium.PdfDocument(data)
+        except pdfium.PdfiumError:
+            return False
+        try:
+            return pdfium_c.FPDF_GetFormType(pdf.raw) in (pdfium_c.FORMTYPE_XFA_FULL,
+                                                        pdfium_c.FORMTYPE_XFA_FOREGROUND)
+        finally:
+            pdf.close()
+
+
 def _pypdf_reader(data: bytes, file_name: str) -> Any:
     """A pypdf reader opened with the empty password, or None when pypdf cannot read it."""
     from pypdf import PdfReader
@@ -56,7 +97,7 @@ def _pypdf_reader(data: bytes, file_name: str) -> Any:
         decrypted = not reader.is_encrypted or reader.decrypt("")
         _ = len(reader.pages)
     except Exception as exc:
-        log.info("pypdf cannot read %s: %s", file_name, exc, exc_info=True)
+        log_failure(log, f"pypdf cannot read {file_name}", exc, _pypdf_errors())
         return None
     if not decrypted:
         raise EncryptedFileError(PROTECTED.format(file_name), name=file_name)
@@ -94,7 +135,9 @@ def _pdfium_page(pdf: Any, index: int) -> tuple[PageLines | None, bool]:
         page.close()
         return PageLines(lines, height), blank
     except Exception as exc:
-        log.info("pdfium failed on page %d: %s", index + 1, exc, exc_info=True)
+        from pypdfium2 import PdfiumError
+
+        log_failure(log, f"pdfium failed on page {index + 1}", exc, (PdfiumError,))
         return None, False
 
 
@@ -102,15 +145,43 @@ def _pypdf_text(reader: Any, index: int) -> str | None:
     try:
         return reader.pages[index].extract_text() or "" if reader is not None else None
     except Exception as exc:
-        log.info("pypdf failed on page %d: %s", index + 1, exc, exc_info=True)
+        log_failure(log, f"pypdf failed on page {index + 1}", exc, _pypdf_errors())
         return None
 
 
+@dataclass
+class PdfText:
+    """A PDF read by :func:`read_pdf`."""
+
+    sections: list[Section]
+    pages: int
+    warnings: list[str]
+    ocr_pages: list[int] = field(default_factory=list)  # 1-based
+    ocr_confidence: float = 0.0
+
+
 def load_pdf(data: bytes, file_name: str) -> tuple[list[Section], int, list[str]]:
+    """The :data:`~rag.loaders.Loader` interface of :func:`read_pdf` (default options)."""
+    done = read_pdf(data, file_name)
+    return done.sections, done.pages, done.warnings
+
+
+def read_pdf(data: bytes, file_name: str, options: ParseOptions | None = None) -> PdfText:
     """One section per run of body text under one heading path on one page, without
-    running headers, page numbers or table-of-contents pages (see :mod:`.pdf_layout`)."""
-    pages, outline, n_pages, warnings, silent = _read_pages(data, file_name)
+    running headers, page numbers or table-of-contents pages (see :mod:`.pdf_layout`);
+    pages without a text layer are OCR'd (see :mod:`.ocr`)."""
+    options = options or ParseOptions()
+    pages, outline, n_pages, warnings, silent, ocr = _read_pages(data, file_name, options)
+    ocr_ran = ocr is not None
+    ocr = ocr or {}
     texts = [p.text() if p is not None else "" for p in pages]
+    if not any(t.strip() for t in texts) and _xfa_form(data):
+        raise XfaFormError(f"{file_name} is an XFA form (Adobe LiveCycle): its content is "
+                           "not page text. Open it in Adobe Reader, print it to a PDF and "
+                           "upload that.", name=file_name)
+    if not any(t.strip() for t in texts) and ocr_ran:
+        raise OcrFoundNothingError(f"{file_name} has no text layer, and OCR found no text on "
+                                   "its pages (blank or unreadable scans?).", name=file_name)
     if not any(t.strip() for t in texts):
         raise NoTextError(f"{file_name} has no text layer (scanned images?): OCR is not "
                           "supported.", name=file_name)
@@ -120,7 +191,47 @@ def load_pdf(data: bytes, file_name: str) -> tuple[list[Section], int, list[str]
     else:
         shown = ", ".join(map(str, empty[:10])) + (", ..." if len(empty) > 10 else "")
         warnings.append(f"{len(empty)} pages have no text (scanned?): pages {shown}")
-    return layout_sections([p or PageLines([]) for p in pages], outline), n_pages, warnings
+    confidence = sum(r.confidence for r in ocr.values()) / len(ocr) if ocr else 0.0
+    if ocr:
+        verb = "was" if len(ocr) == 1 else "were"
+        warnings.append(f"{_page_list(sorted(i + 1 for i in ocr))} had no text layer and "
+                        f"{verb} read by OCR (mean confidence {confidence:.0f}%)")
+    sections = layout_sections([p or PageLines([]) for p in pages], outline)
+    return PdfText(sections, n_pages, warnings, sorted(i + 1 for i in ocr), round(confidence, 1))
+
+
+def _page_list(pages: list[int]) -> str:
+    """"page 3", "pages 1-4, 7"."""
+    runs: list[list[int]] = []
+    for p in pages:
+        if runs and p == runs[-1][-1] + 1:
+            runs[-1].append(p)
+        else:
+            runs.append([p])
+    text = ", ".join(f"{r[0]}-{r[-1]}" if len(r) > 1 else f"{r[0]}" for r in runs)
+    return f"page {text}" if len(pages) == 1 else f"pages {text}"
+
+
+def _ocr_missing(pdf: Any, pages: list[PageLines | None], silent: set[int],
+                 options: ParseOptions) -> dict[int, OcrPage] | None:
+    """OCR of the pages that show something but have no text; they get its text. None
+    when OCR did not run (nothing to read, turned off, or no Tesseract)."""
+    missing = [i for i, p in enumerate(pages)
+               if (p is None or not p.text().strip()) and i + 1 not in silent]
+    if not missing or options.ocr == "off":
+        return None
+    sample = " ".join(p.text() for p in pages if p is not None)[:20_000]
+    progress = options.progress
+    try:
+        found, _ = ocr_pages(pdf, missing, options.ocr, sample,
+                             (lambda d, t: progress("ocr", d, t)) if progress else None)
+    except LookupError:
+        log.info("no Tesseract: %d pages without text stay unread", len(missing))
+        return None
+    for index, result in found.items():
+        text = clean_pdf_text(result.text)
+        pages[index] = PageLines(plain_lines(text)) if text else pages[index]
+    return {i: r for i, r in found.items() if clean_pdf_text(r.text)}
 
 
 def layout_sections(pages: list[PageLines], outline: list[OutlineEntry]) -> list[Section]:
@@ -143,8 +254,9 @@ def layout_sections(pages: list[PageLines], outline: list[OutlineEntry]) -> list
                                                         list(range(1, len(pages) + 1)))]
 
 
-def _read_pages(data: bytes, file_name: str):
-    """(pages' lines or None, outline, page count, warnings, pages with nothing on them)."""
+def _read_pages(data: bytes, file_name: str, options: ParseOptions):
+    """(pages' lines or None, outline, page count, warnings, pages with nothing on them,
+    OCR'd pages)."""
     import pypdfium2.raw as pdfium_c
 
     warnings: list[str] = []
@@ -153,6 +265,7 @@ def _read_pages(data: bytes, file_name: str):
     unreadable = 0  # pages neither reader could open
     max_pages, max_chars = limits().MAX_PAGES, limits().MAX_CHARS
     outline: list[OutlineEntry] = []
+    ocr: dict[int, OcrPage] | None = None
     with _PDFIUM_LOCK:
         pdf, reader = _open_pdf(data, file_name)
         try:
@@ -185,9 +298,10 @@ def _read_pages(data: bytes, file_name: str):
                     raise too_much_text(file_name)
             if pdf is not None:
                 outline = read_outline(pdf)
+                ocr = _ocr_missing(pdf, pages, silent, options)
         finally:
             if pdf is not None:
                 pdf.close()
     if n_pages and unreadable == n_pages:  # e.g. a cycle in the page tree
         raise CorruptFileError(DAMAGED.format(file_name), name=file_name)
-    return pages, outline, n_pages, warnings, silent
+    return pages, outline, n_pages, warnings, silent, ocr

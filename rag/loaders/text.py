@@ -1,36 +1,14 @@
-"""Plain text and Markdown: the encoding is detected (BOM, UTF-8, Windows-1252, Latin-1),
+"""Plain text and Markdown: the encoding is detected (see :mod:`rag.loaders.encodings`),
 Markdown is split at its ATX headings outside fenced code."""
 
 from __future__ import annotations
 
-import codecs
 import re
 
 from rag.errors import EmptyFileError
 from rag.loaders.common import CONTROL_CHARS, limits, too_much_text
+from rag.loaders.encodings import decode_text
 from rag.schema import Section
-
-_BOMS = ((codecs.BOM_UTF8, "utf-8", ""), (codecs.BOM_UTF16_LE, "utf-16-le", "UTF-16"),
-         (codecs.BOM_UTF16_BE, "utf-16-be", "UTF-16"))
-
-
-def decode_text(data: bytes) -> tuple[str, str]:
-    """(text, encoding label); the label is '' for UTF-8. BOM, then UTF-8, then
-    Windows-1252 (Spanish files from Windows), then Latin-1, which never fails."""
-    for bom, codec, label in _BOMS:
-        if data.startswith(bom):
-            return data[len(bom):].decode(codec, errors="replace"), label
-    try:
-        return data.decode("utf-8"), ""
-    except UnicodeDecodeError:
-        text = data.decode("utf-8", errors="replace")
-        bad = text.count("\ufffd")
-        if sum(ord(c) > 127 for c in text) - bad >= 20 * bad:  # UTF-8 with a few bad bytes
-            return text, f"UTF-8 with {bad} invalid byte(s) replaced"
-    try:
-        return data.decode("cp1252"), "Windows-1252"
-    except UnicodeDecodeError:
-        return data.decode("latin-1"), "Latin-1 (ISO-8859-1)"
 
 
 def _clean_plain(text: str) -> str:
@@ -39,7 +17,7 @@ def _clean_plain(text: str) -> str:
 
 
 def _decoded(data: bytes, file_name: str) -> tuple[str, list[str]]:
-    text, label = decode_text(data)
+    text, label = decode_text(data, file_name)
     if len(text) > limits().MAX_CHARS:
         raise too_much_text(file_name)
     if not text.replace("\x00", "").strip():

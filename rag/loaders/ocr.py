@@ -1,0 +1,132 @@
+"""OCR of PDF pages that have no text layer: pypdfium2 renders the page, Tesseract reads it.
+
+Tesseract is called through ``tesserocr`` (its C++ API, in process) rather than
+``pytesseract`` (one ``tesseract`` command per page): the page image goes to Tesseract
+without a temporary file, the language model loads once per document instead of once per
+page, and OCR runs inside the sandbox worker itself, under its memory limit and killed with
+it on a timeout (a child ``tesseract`` process would outlive a killed worker). The language
+data is Debian's (``tesseract-ocr-spa``, ``tesseract-ocr-eng``); without it, or without
+``tesserocr``, scanned pages keep the "no text layer" message.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+RENDER_DPI = 300  # Tesseract's own recommendation; lower costs accuracy on small print
+TESSDATA_DIRS = ("/usr/share/tesseract-ocr/5/tessdata", "/usr/share/tesseract-ocr/4.00/tessdata",
+                 "/usr/share/tessdata", "/usr/local/share/tessdata",
+                 "/opt/homebrew/share/tessdata")
+LANGUAGES = {"es": "spa", "en": "eng"}  # rag.language codes -> Tesseract's
+DETECT = "spa+eng"  # read the first page with both, then keep the one the text is in
+
+OcrProgress = Callable[[int, int], None]  # (pages done, pages to do)
+
+
+@dataclass(frozen=True)
+class OcrPage:
+    text: str
+    confidence: float  # Tesseract's mean word confidence, 0-100
+
+
+def tessdata() -> tuple[str, set[str]] | None:
+    """(language data folder, its languages), or None when Tesseract cannot run here."""
+    try:
+        import tesserocr
+    except ImportError:
+        return None
+    candidates = [os.environ.get("TESSDATA_PREFIX", ""), *TESSDATA_DIRS]
+    for folder in filter(None, candidates):
+        path = Path(folder)
+        languages = {p.stem for p in path.glob("*.traineddata")} if path.is_dir() else set()
+        if languages - {"osd", "equ"}:
+            return str(path) + os.sep, languages
+    try:
+        path, found = tesserocr.get_languages()
+    except Exception:  # a broken install: no OCR
+        return None
+    return (path, set(found)) if set(found) - {"osd", "equ"} else None
+
+
+def pick_language(setting: str, sample: str, installed: set[str]) -> str:
+    """The Tesseract language(s) for a document: the setting unless it is ``auto``; then
+    the language of the document's own text (``sample``), or :data:`DETECT` when it has
+    none. Languages that are not installed are dropped (``eng`` is the last resort)."""
+    from rag.language import detect_language
+
+    if setting == "auto":
+        words = sample.split()
+        setting = LANGUAGES[detect_language(sample)] if len(words) >= 30 else DETECT
+    wanted = [lang for lang in setting.split("+") if lang in installed]
+    return "+".join(wanted) or ("eng" if "eng" in installed else sorted(installed)[0])
+
+
+class PageReader:
+    """One Tesseract engine for a document's pages."""
+
+    def __init__(self, folder: str, language: str) -> None:
+        import tesserocr
+
+        self.language = language
+        self._api = tesserocr.PyTessBaseAPI(path=folder, lang=language,
+                                            psm=tesserocr.PSM.AUTO)
+
+    def read(self, image: Any) -> OcrPage:
+        self._api.SetImage(image)
+        text = self._api.GetUTF8Text() or ""
+        confidence = float(self._api.MeanTextConf()) if text.strip() else 0.0
+        self._api.Clear()
+        return OcrPage(text, max(0.0, confidence))
+
+    def close(self) -> None:
+        self._api.End()
+
+
+def render(page: Any, dpi: int = RENDER_DPI) -> Any:
+    """The page as a greyscale PIL image at ``dpi``."""
+    bitmap = page.render(scale=dpi / 72, grayscale=True)
+    try:
+        return bitmap.to_pil().copy()
+    finally:
+        bitmap.close()
+
+
+def ocr_pages(pdf: Any, indexes: list[int], setting: str, sample: str,
+              progress: OcrProgress | None = None) -> tuple[dict[int, OcrPage], str]:
+    """OCR of the pages at ``indexes`` of a pypdfium2 document: ({index: page}, language).
+    Raises :class:`LookupError` when Tesseract is not available."""
+    found = tessdata()
+    if found is None:
+        raise LookupError("Tesseract is not installed")
+    folder, installed = found
+    language = pick_language(setting, sample, installed)
+    done: dict[int, OcrPage] = {}
+    report = progress or (lambda _done, _total: None)
+    report(0, len(indexes))
+    reader = PageReader(folder, language)
+    try:
+        for count, index in enumerate(indexes, start=1):
+            page = pdf[index]
+            try:
+                result = reader.read(render(page))
+            finally:
+                page.close()
+            if language == DETECT and result.text.strip():  # settle on the page's language
+                detected = pick_language("auto", result.text, installed)
+                if detected != language and len(result.text.split()) >= 30:
+                    reader.close()
+                    language = detected
+                    reader = PageReader(folder, language)
+            done[index] = result
+            report(count, len(indexes))
+            log.info("OCR page %d (%s): confidence %.0f", index + 1, language, result.confidence)
+    finally:
+        reader.close()
+    return done, language

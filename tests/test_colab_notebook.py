@@ -1,0 +1,92 @@
+"""``notebooks/colab.ipynb`` run top to bottom by nbclient in its test mode
+(``CHATDOCS_NOTEBOOK_TEST=1``: this checkout and its environment, a temporary data dir, the
+built-in model; no CUDA build, Drive or tunnel). The app it starts, with accounts on and the
+administrator the notebook created, is then opened in a real browser, logged into, and
+stopped."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import signal
+from pathlib import Path
+
+import nbformat
+import pytest
+from browser_support import CHROMIUM, CHROMIUM_ARGS, ROOT, free_port, health
+from nbclient import NotebookClient
+
+NOTEBOOK = ROOT / "notebooks" / "colab.ipynb"
+PASSWORD = "una contraseña de prueba"  # a throwaway account in a temp dir
+_TIME = re.compile(r"\((~|instant)[^)]*\)")
+
+
+def test_every_step_says_what_it_does_and_how_long_it_takes() -> None:
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    nbformat.validate(nb)
+    cells = nb.cells
+    steps = [c.source for c in cells if c.cell_type == "markdown" and c.source.startswith("## ")]
+    assert len(steps) >= 9, steps
+    for step in steps:
+        heading, _, body = step.partition("\n")
+        assert _TIME.search(heading), f"no duration in {heading!r}"
+        assert len(body.split()) >= 12, f"{heading!r} does not say what it does"
+    for before, cell in itertools.pairwise(cells):
+        if cell.cell_type == "code":
+            assert before.cell_type == "markdown", f"unexplained code cell:\n{cell.source}"
+    assert not any(c.get("outputs") for c in cells if c.cell_type == "code"), "commit it clean"
+    text = "\n".join(c.source for c in cells)
+    for needed in ["-DGGML_CUDA=on", "models\", \"pull\"", "drive.mount", "start_tunnel",
+                   "RAG_AUTH", "first visit", "llama-2-7b-chat"]:
+        assert needed in text or needed in (ROOT / "deploy" / "colab.py").read_text(), needed
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_notebook_brings_the_app_up_in_test_mode(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    port, data = free_port(), tmp_path / "data"
+    for key in [k for k in os.environ if k.startswith("RAG_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("CHATDOCS_NOTEBOOK_TEST", "1")
+    monkeypatch.setenv("CHATDOCS_PROJECT_DIR", str(ROOT))
+    monkeypatch.setenv("CHATDOCS_DATA_DIR", str(data))
+    monkeypatch.setenv("CHATDOCS_PORT", str(port))
+    monkeypatch.setenv("CHATDOCS_TEST_PASSWORD", PASSWORD)
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    client = NotebookClient(nb, timeout=240, kernel_name="python3",
+                            resources={"metadata": {"path": str(tmp_path)}})
+    try:
+        client.execute()
+        printed = "\n".join(out.get("text", "") for cell in nb.cells
+                            for out in cell.get("outputs", []))
+        assert f"The app is running on http://127.0.0.1:{port}" in printed, printed
+        assert "public address" not in printed and "restored" not in printed
+        assert "administrator admin created" in printed
+        url = f"http://127.0.0.1:{port}"
+        assert health(url) == b"ok"
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page()
+                page.goto(url)
+                # Accounts are on and the notebook made the administrator: a login form.
+                expect(page.get_by_role("heading", name="Entrar")).to_be_visible(timeout=60_000)
+                page.get_by_label("Usuario").fill("admin")
+                page.get_by_label("Contraseña").fill(PASSWORD)
+                page.get_by_role("button", name="Entrar").click()
+                expect(page.get_by_role("heading", name="Chat con tus documentos")) \
+                    .to_be_visible(timeout=60_000)
+                expect(page.get_by_test_id("stSidebar").get_by_text(re.compile("SmolLM2"))) \
+                    .to_be_visible(timeout=60_000)
+            finally:
+                browser.close()
+        log = (tmp_path / "chatdocs-app.log").read_text(errors="replace")
+        assert "Traceback" not in log, log[-3000:]
+    finally:
+        pid_file = data / "app.pid"
+        if pid_file.exists():
+            os.killpg(int(pid_file.read_text()), signal.SIGTERM)
