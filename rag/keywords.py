@@ -92,6 +92,12 @@ def create_fts(db: sqlite3.Connection) -> None:
         db.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('rebuild')")
 
 
+def purge_deleted(db: sqlite3.Connection) -> None:
+    """Merge the full-text index so that deleted chunks' words leave it (FTS5 keeps them,
+    marked deleted, until its segments merge). Inside a write transaction."""
+    db.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('optimize')")
+
+
 def keyword_search(db: sqlite3.Connection, query: str, k: int,
                    documents: list[str] | None = None) -> list[tuple[int, float]]:
     """The ``k`` best chunk ids by BM25 (higher is better), optionally only in ``documents``."""
