@@ -20,6 +20,7 @@ import accounts_ui
 from rag import chats, i18n, shared
 from rag import service as engine
 from rag.errors import RagError
+from rag.grounding import GROUNDED_SHARE
 from rag.schema import section_label
 
 if PagesManager.uses_pages_directory:  # run without the router: see app.py
@@ -125,8 +126,55 @@ def _request_rerun(chat_id: str, index: int, key: str) -> None:
                                    "query": st.session_state.get(key, "")}
 
 
+def marked(text: str, unsupported: list[str]) -> str:
+    """``text`` as inert Markdown with the ``unsupported`` sentences highlighted."""
+    parts, cursor = [], 0
+    for sentence in unsupported:
+        at = text.find(sentence, cursor)
+        if at < 0:
+            continue
+        parts.append(i18n.plain(text[cursor:at]))
+        parts.append(f":orange-background[{i18n.plain(sentence)}]")
+        cursor = at + len(sentence)
+    parts.append(i18n.plain(text[cursor:]))
+    return "".join(parts)
+
+
+def render_evidence(turn: Turn) -> None:
+    """What the documents say: their own sentences, cited, above an untrusted answer."""
+    with st.container(border=True):
+        st.markdown(f":material/fact_check: **{t('chat.documents_say')}**")
+        for item in turn["evidence"]:
+            st.markdown(f"> {i18n.plain(item['text'])}  \n> — {_citation(item)}")
+
+
+def render_text(turn: Turn) -> None:
+    """The answer with its grounding badge; if it is not grounded or in the wrong
+    language, what the documents say comes first."""
+    grounding = turn.get("grounding")
+    if grounding is None or turn.get("kind") == "summary":
+        st.markdown(i18n.plain(turn["content"]))
+        return
+    share = float(grounding.get("supported", 0.0))
+    language_ok = turn.get("language_ok", True)
+    trusted = share >= GROUNDED_SHARE and language_ok
+    if not trusted and turn.get("evidence"):
+        render_evidence(turn)
+        st.caption(t("chat.model_text"))
+    percent = i18n.number(share * 100, LANG) + " %"
+    st.badge(t("chat.grounding", share=percent), help=t("chat.grounding_help"),
+             icon=":material/verified:" if trusted else ":material/report:",
+             color="green" if trusted else ("orange" if share >= 0.5 else "red"))
+    if not language_ok:
+        st.caption(f":material/translate: {t('chat.wrong_language')}")
+    unsupported = grounding.get("unsupported") or []
+    st.markdown(marked(turn["content"], unsupported))
+    if unsupported:
+        st.caption(t("chat.unsupported_legend"))
+
+
 def render_answer(chat: chats.Chat, index: int, turn: Turn) -> None:
-    st.markdown(i18n.plain(turn["content"]))
+    render_text(turn)
     render_sources(turn)
     if turn.get("kind") != "summary":
         key = f"query_{chat['id']}_{index}"
@@ -205,6 +253,16 @@ def summarize(service: engine.RagService, name: str) -> list[Turn]:
     return [request, chats.answer_turn(answer, kind="summary")]
 
 
+def _too_long(service: engine.RagService, prompt: str) -> bool:
+    """Say so (without echoing it) when ``prompt`` is over the question length limit."""
+    try:
+        service.check_question(prompt)
+    except RagError as exc:
+        st.error(i18n.error_message(exc, LANG), icon=":material/error:")
+        return True
+    return False
+
+
 # ---- page ------------------------------------------------------------------------------
 
 
@@ -281,6 +339,8 @@ def main() -> None:
         changed = changed or bool(added)
 
     prompt = st.chat_input(t("chat.input"), disabled=not searchable, key="chat_prompt")
+    if prompt and prompt.strip() and _too_long(service, prompt):
+        prompt = None
     if prompt and prompt.strip():
         with st.chat_message("user", avatar=AVATARS["user"]):
             st.markdown(i18n.plain(prompt))

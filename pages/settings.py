@@ -1,10 +1,12 @@
 """Settings: the model (every ``models/*.gguf`` plus the bundled one), context size,
 temperature, top-k, chunk size (which needs a re-index) and GPU layers, saved to
-``<data_dir>/settings.json``; and the hardware the model runs on."""
+``<data_dir>/settings.json``; the hardware the model runs on; and the model gallery,
+whose downloads run in the background (``rag.download_jobs``) with a progress bar."""
 
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import streamlit as st
@@ -12,7 +14,7 @@ from streamlit.runtime.pages_manager import PagesManager
 
 import accounts_ui
 import admin_ui
-from rag import i18n
+from rag import download_jobs, gallery, i18n
 from rag import service as engine
 from rag.embedding import embedder_class
 from rag.errors import RagError
@@ -111,6 +113,96 @@ def hardware(settings: Settings, service: engine.RagService) -> None:
     threads.metric(t("set.cpu_threads"), settings.threads)
 
 
+def use_model(settings: Settings, file_name: str) -> None:
+    save_settings(settings, model=file_name)
+    st.session_state["settings_notice"] = ("success", t("gal.now_using", name=file_name))
+    st.rerun()
+
+
+def gallery_entry(settings: Settings, model: gallery.GalleryModel, busy: set[str]) -> None:
+    fit = gallery.machine_fit(model, settings.models_dir, settings.n_threads)
+    with st.container(border=True):
+        name, action = st.columns([3, 1.2], vertical_alignment="center")
+        name.markdown(f"**{i18n.plain(model.name)}**  \n{i18n.plain(model.note(LANG))}")
+        name.caption(i18n.plain(t(
+            "gal.facts", params=model.parameters, quant=model.quantization,
+            size=i18n.number(model.size_gb, LANG, 2), ram=i18n.number(model.ram_gb, LANG, 1),
+            speed=i18n.number(fit.tokens_per_s, LANG, 0 if fit.tokens_per_s >= 10 else 1),
+            licence=model.licence)))
+        if not fit.fits_memory:
+            name.caption(f":material/warning: {t('gal.too_big')}")
+        key = f"gal_{model.id}"
+        if fit.installed:
+            in_use = Path(settings.model or "").name == model.file_name
+            if action.button(t("gal.in_use") if in_use else t("gal.use"), key=key,
+                             disabled=in_use, icon=":material/check_circle:"):
+                use_model(settings, model.file_name)
+        elif action.button(t("gal.download"), key=key, icon=":material/download:",
+                           disabled=model.source in busy, type="primary"):
+            start_download(model.source, settings.models_dir)
+
+
+@st.fragment(run_every=1.0)
+def download_progress(models_dir: str) -> None:
+    """The running downloads' bars, refreshed every second; when one ends the whole page
+    reruns, to report it and list the new model."""
+    running = [job for job in download_jobs.jobs(models_dir) if job.status == "running"]
+    if not running:
+        st.rerun(scope="app")
+    for job in running:
+        name = i18n.plain(job.file_name or job.source)
+        text = (t("gal.downloading", name=name, done=i18n.number(job.done / 2**20, LANG),
+                  total=i18n.number(job.total / 2**20, LANG)) if job.total
+                else t("gal.connecting", source=name))
+        st.progress(job.fraction, text=text)
+
+
+def finished_downloads(models_dir: str) -> None:
+    """Report the downloads that ended (kept in the session until the next one starts)."""
+    notices = st.session_state.setdefault("download_notices", [])
+    for job in download_jobs.jobs(models_dir):
+        if job.status == "running":
+            continue
+        download_jobs.dismiss(models_dir, job.source)
+        name = i18n.plain(job.file_name or job.source)
+        notices.append(("success", t("gal.done", name=name)) if job.status == "done" else
+                       ("error", t("gal.failed", name=name,
+                                   error=i18n.plain(i18n.error_message(job.error, LANG)))))
+    for kind, text in notices:
+        if kind == "success":
+            st.success(text, icon=":material/check_circle:")
+        else:
+            st.error(text, icon=":material/error:")
+
+
+def start_download(source: str, models_dir: str, sha256: str | None = None) -> None:
+    st.session_state["download_notices"] = []
+    download_jobs.start(source, models_dir, sha256)
+    st.rerun()
+
+
+def model_gallery(settings: Settings) -> None:
+    st.subheader(t("gal.title"))
+    cores = os.cpu_count() or 1
+    st.caption(t("gal.caption", cores=t("gal.cores", n=settings.n_threads or cores),
+                 memory=i18n.number(gallery.total_memory_gb(), LANG),
+                 folder=i18n.plain(Path(settings.models_dir).name + "/")))
+    finished_downloads(settings.models_dir)
+    busy = {job.source for job in download_jobs.jobs(settings.models_dir)}
+    if busy:  # (no polling when nothing runs)
+        download_progress(settings.models_dir)
+    for model in gallery.load_gallery():
+        gallery_entry(settings, model, busy)
+    with st.expander(t("gal.custom"), icon=":material/link:"), st.form("custom_model"):
+        source = st.text_input(t("gal.custom_source"), key="gal_custom_source",
+                               placeholder="owner/repo/model.Q4_K_M.gguf")
+        sha256 = st.text_input(t("gal.custom_sha"), key="gal_custom_sha",
+                               help=t("gal.custom_help"))
+        if st.form_submit_button(t("gal.download"), icon=":material/download:") \
+                and source.strip():
+            start_download(source.strip(), settings.models_dir, sha256.strip() or None)
+
+
 def main() -> None:
     settings = accounts_ui.user_settings()
     service = st.cache_resource(engine.create_service, show_spinner=False,
@@ -134,6 +226,8 @@ def main() -> None:
                 st.switch_page("pages/documents.py")
     settings_form(settings, service)
     hardware(settings, service)
+    if accounts_ui.is_admin():  # downloads fill the shared models folder
+        model_gallery(settings)
     if accounts_ui.enabled() and accounts_ui.is_admin():
         admin_ui.administration(service, LANG)
 

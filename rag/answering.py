@@ -6,17 +6,22 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
 
-from rag import prompts
-from rag.budget import fit_prompt
+from rag import answer_checks, followups, markup, prompts
+from rag.answer_language import LanguageOutcome
+from rag.budget import fit_history, fit_prompt
 from rag.embedding import Embedder
+from rag.errors import QuestionTooLongError
 from rag.language import resolve_language
 from rag.llm import LLM
+from rag.passages import focus_sources
 from rag.retrieval import hybrid_search
 from rag.schema import Answer, Source, Timings, Turn
 from rag.settings import Settings
 from rag.store import VectorStore
 
 log = logging.getLogger(__name__)
+
+CONDENSE_TOKENS = 64  # room for the rewritten follow-up question
 
 
 class AnswerStream:
@@ -25,10 +30,12 @@ class AnswerStream:
     ``query``, ``sources`` and ``language`` are known before the first piece arrives."""
 
     def __init__(self, pieces: Iterable[str], query: str, sources: list[Source], language: str,
-                 started: float, retrieve_ms: float, prompt_tokens: int = 0) -> None:
+                 started: float, retrieve_ms: float, prompt_tokens: int = 0,
+                 question: str = "", outcome: LanguageOutcome | None = None) -> None:
         self.query, self.sources, self.language = query, sources, language
         self._pieces, self._started = pieces, started
         self._retrieve_ms, self._prompt_tokens = retrieve_ms, prompt_tokens
+        self._question, self._outcome = question, outcome
         self.answer: Answer | None = None
 
     def __iter__(self) -> Iterator[str]:
@@ -48,8 +55,12 @@ class AnswerStream:
             else 0.0,
             total_ms=round((end - self._started) * 1000, 1),
             prompt_tokens=self._prompt_tokens, completion_tokens=count)
-        self.answer = Answer(text="".join(text).strip(), query=self.query, sources=self.sources,
-                             language=self.language, timings=timings)
+        final = "".join(text).strip()
+        assessment = answer_checks.assess(
+            final, self._question or self.query, self.sources, self.language,
+            self._outcome.ok if self._outcome else True) if self.sources else None
+        self.answer = Answer(text=final, query=self.query, sources=self.sources,
+                             language=self.language, timings=timings, assessment=assessment)
 
     def result(self) -> Answer:
         """Consume what is left and return the finished answer."""
@@ -70,8 +81,17 @@ class Answering:
     llm: LLM
     shared: Answering | None
 
+    def check_question(self, question: str) -> None:
+        """Raise :class:`QuestionTooLongError` for a question over the configured length."""
+        limit = self.settings.max_question_chars
+        if len(question) > limit:
+            raise QuestionTooLongError(
+                f"The question is too long ({len(question):,} characters); the limit is "
+                f"{limit:,}.", length=len(question), limit=limit)
+
     def search(self, query: str, k: int | None = None,
                documents: list[str] | None = None) -> list[Source]:
+        self.check_question(query)
         if self.shared is not None:
             from rag.shared import search_both
 
@@ -84,19 +104,26 @@ class Answering:
         if not any(t.role == "user" for t in history):
             return question
         recent = history[-4:]
-        rewritten = self.llm.chat(prompts.condense_messages(question, recent, language),
-                                  max_tokens=64, temperature=0.0, stop=["\n"])
-        rewritten = rewritten.strip().strip('"«»').strip()
-        if 8 <= len(rewritten) <= 300:
-            return rewritten
-        last_user = next(t.content for t in reversed(history) if t.role == "user")
-        return f"{last_user} {question}"
+        llm = self.llm
+        messages = fit_history(lambda h: prompts.condense_messages(question, h, language),
+                               recent, llm.count_message_tokens, llm.n_ctx - CONDENSE_TOKENS)
+        rewritten = llm.chat(messages, max_tokens=CONDENSE_TOKENS, temperature=0.0,
+                             stop=["\n", *markup.STOP_SEQUENCES])
+        return followups.choose_query(markup.clean(rewritten), question, recent,
+                                      self._similarity)
+
+    def _similarity(self, first: str, second: str) -> float:
+        vectors = self.embedder.embed([first, second])
+        return float(vectors[0] @ vectors[1])
 
     def ask(self, question: str, history: list[Turn] | None = None, k: int | None = None,
             documents: list[str] | None = None, language: str | None = None,
             query: str | None = None) -> AnswerStream:
         """Answer ``question`` from the library. ``query`` overrides the search query."""
         started = time.perf_counter()
+        self.check_question(question)
+        if query is not None:
+            self.check_question(query)
         history = list(history or [])
         language = resolve_language(language or self.settings.language, question)
         query = query or self.standalone_query(question, history, language)
@@ -107,13 +134,16 @@ class Answering:
             return AnswerStream(iter([prompts.NOT_FOUND[language]]), query, [], language,
                                 started, retrieve_ms)
         llm = self.llm
+        sources = focus_sources(sources, query, self.settings.passage_tokens, llm.count_tokens)
         limit = llm.n_ctx - self.settings.max_tokens
         messages, sources, _ = fit_prompt(
             lambda s, h: prompts.answer_messages(question, s, h, language),
             sources, history, llm.count_message_tokens, limit)
-        pieces = llm.stream_chat(messages, self.settings.max_tokens, self.settings.temperature)
+        pieces, outcome = answer_checks.generate(llm, messages, language,
+                                                 self.settings.max_tokens,
+                                                 self.settings.temperature)
         return AnswerStream(pieces, query, sources, language, started, retrieve_ms,
-                            llm.count_message_tokens(messages))
+                            llm.count_message_tokens(messages), question, outcome)
 
     def summarize(self, name: str, language: str | None = None,
                   progress: Callable[[int, int], None] | None = None) -> AnswerStream:
@@ -125,7 +155,8 @@ class Answering:
         chunks = self.library.chunks_of(name)
         language = resolve_language(language or self.settings.language,
                                     " ".join(c.text for c in chunks[:5]))
-        pieces = summarize_chunks(self.llm, name, [c.text for c in chunks], language,
-                                  self.settings.max_tokens, progress)
+        pieces = markup.filter_stream(summarize_chunks(
+            self.llm, name, [c.text for c in chunks], language, self.settings.max_tokens,
+            progress))
         return AnswerStream(pieces, name, [], language, started, 0.0)
 

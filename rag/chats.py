@@ -108,7 +108,18 @@ def answer_turn(answer: Answer, kind: str = "answer") -> dict[str, Any]:
         "sources": [{"file": s.file_name, "page": s.page, "heading": s.heading, "text": s.text,
                      "score": s.score, "rank": s.rank} for s in answer.sources],
         "timings": asdict(answer.timings),
+        **_assessment(answer),
     }
+
+
+def _assessment(answer: Answer) -> dict[str, Any]:
+    """The grounding figure, the language check and the documents' own sentences."""
+    checked = answer.assessment
+    if checked is None:
+        return {}
+    return {"grounding": checked.grounding.as_json(), "language_ok": checked.language_ok,
+            "evidence": [{"text": e.text, "file": e.source.file_name, "page": e.source.page,
+                          "rank": e.source.rank} for e in checked.evidence]}
 
 
 def history(turns: list[dict[str, Any]]) -> list[Turn]:

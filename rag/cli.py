@@ -12,6 +12,15 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rag.cli_input import (
+    UsageError,
+    check_documents,
+    display_name,
+    invalid_utf8,
+    positive,
+    read_history,
+    read_text,
+)
 from rag.errors import RagError
 from rag.schema import Source
 
@@ -82,8 +91,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 def cmd_search(args: argparse.Namespace) -> int:
     service = _service(args)
+    check_documents(service, args.doc)
     if args.queries:
-        queries = [q.strip() for q in Path(args.queries).read_text(encoding="utf-8").splitlines()
+        queries = [q.strip() for q in read_text(args.queries, "--queries").splitlines()
                    if q.strip()]
     elif args.question:
         queries = [args.question]
@@ -103,12 +113,9 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from rag.schema import Turn
-
     service = _service(args)
-    history = []
-    if args.history:
-        history = [Turn(**t) for t in json.loads(Path(args.history).read_text(encoding="utf-8"))]
+    history = read_history(args.history) if args.history else []
+    check_documents(service, args.doc)
     stream = service.ask(args.question, history=history, k=args.k, documents=args.doc or None,
                          language=args.lang)
     if not args.json:
@@ -119,13 +126,20 @@ def cmd_ask(args: argparse.Namespace) -> int:
         print()
     answer = stream.result()
     if args.json:
+        checked = answer.assessment
         print(json.dumps({"answer": answer.text, "query": answer.query,
                           "language": answer.language,
                           "sources": [_source_json(s) for s in answer.sources],
+                          "grounding": checked.grounding.as_json() if checked else None,
+                          "language_ok": checked.language_ok if checked else True,
                           "timings": asdict(answer.timings)}, ensure_ascii=False))
     else:
         for s in answer.sources:
             print(f"[{s.rank}] {s.citation} (score {s.score:.2f})")
+        if answer.assessment is not None:
+            checked = answer.assessment.grounding
+            print(f"grounding: {checked.supported:.0%} of sentences supported"
+                  + "".join(f"\n  unsupported: {u}" for u in checked.unsupported))
         t = answer.timings
         print(f"retrieval {t.retrieve_ms:.0f} ms, first token {t.first_token_ms:.0f} ms, "
               f"{t.tokens_per_s:.1f} tok/s", file=sys.stderr)
@@ -133,9 +147,18 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
-    from rag.loaders import load_file
+    """Parse in the sandbox, as ingest does (a hostile file costs a worker, not the CLI)."""
+    from rag import sandbox
+    from rag.settings import load_settings
 
-    document = load_file(args.file)
+    settings = load_settings(args.data)
+    path = Path(args.file)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"{args.file}: {exc.strerror or 'cannot be read'}.") from None
+    document = sandbox.load_bytes(data, display_name(path), timeout_s=settings.parse_timeout_s,
+                                  memory_mb=settings.parse_memory_mb)
     sys.stdout.write(document.text + "\n")
     for warning in document.warnings:
         print(f"warning: {warning}", file=sys.stderr)
@@ -189,11 +212,58 @@ def cmd_reindex(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
+    if args.action == "pull":
+        return cmd_models_pull(args)
+    if args.action == "gallery":
+        return cmd_models_gallery(args)
     service = _service(args)
     for m in service.available_models():
         mark = " (default)" if m.default else ""
         print(f"{m.name}{mark}\t{m.quantization}\t{m.size_bytes / 2**20:.0f} MB\t{m.path}")
     print(f"runs on: {service.hardware().describe()}")
+    return 0
+
+
+def _models_dir(args: argparse.Namespace) -> str:
+    from rag.settings import load_settings
+
+    return load_settings(args.data).models_dir
+
+
+def cmd_models_gallery(args: argparse.Namespace) -> int:
+    from rag import gallery
+
+    models_dir = _models_dir(args)
+    for m in gallery.load_gallery():
+        fit = gallery.machine_fit(m, models_dir)
+        state = "installed" if fit.installed else ("" if fit.fits_memory else "too big")
+        print(f"{m.id}\t{m.name}\t{m.size_gb:.2f} GB\tRAM {m.ram_gb:.1f} GB\t"
+              f"~{fit.tokens_per_s:g} tok/s\t{m.licence}\t{state}".rstrip())
+        print(f"\t{m.source}")
+    return 0
+
+
+def cmd_models_pull(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from rag import downloads, gallery
+
+    if not args.source:
+        print("Give a SOURCE: a gallery id, a Hugging Face owner/repo/file.gguf or a URL.",
+              file=sys.stderr)
+        return 2
+    entry = gallery.find(args.source)
+    remote = downloads.resolve_source(entry.source if entry else args.source, args.sha256)
+    with tqdm(total=remote.size or None, unit="B", unit_scale=True, unit_divisor=1024,
+              desc=remote.file_name[:40], file=sys.stderr, disable=args.quiet) as bar:
+
+        def progress(done: int, total: int) -> None:
+            if total and bar.total != total:
+                bar.total = total
+            bar.update(done - bar.n)
+
+        path = downloads.download(remote, _models_dir(args), progress=progress)
+    print(f"{path}")
     return 0
 
 
@@ -217,7 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
                                  ("ask", cmd_ask, "answer a question")):
         p = sub.add_parser(name, parents=[common], help=help_text)
         p.add_argument("question", nargs="?" if name == "search" else None)
-        p.add_argument("--k", type=int, help="passages to retrieve")
+        p.add_argument("--k", type=positive, help="passages to retrieve (1 or more)")
         p.add_argument("--doc", action="append", help="only this document (repeatable)")
         p.add_argument("--json", action="store_true")
         p.set_defaults(run=run)
@@ -244,7 +314,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_summarize)
     p = sub.add_parser("reindex", parents=[common], help="re-chunk and re-embed everything")
     p.set_defaults(run=cmd_reindex)
-    p = sub.add_parser("models", parents=[common], help="list runnable models")
+    p = sub.add_parser("models", parents=[common],
+                       help="list runnable models, show the gallery, download one")
+    p.add_argument("action", nargs="?", choices=["list", "gallery", "pull"], default="list")
+    p.add_argument("source", nargs="?",
+                   help="pull: a gallery id, a Hugging Face owner/repo/file.gguf ($HF_ENDPOINT) "
+                        "or an http(s) URL")
+    p.add_argument("--sha256", help="pull: the file's expected SHA-256 (hex)")
     p.set_defaults(run=cmd_models)
     from rag.users_cli import add_users_parser
 
@@ -253,13 +329,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     level = logging.DEBUG if args.verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    paths = set(getattr(args, "paths", None) or [])  # file names may be any bytes
+    bad = invalid_utf8([a for a in argv if a not in paths])
     try:
+        if bad is not None:
+            raise UsageError(f"an argument is not valid UTF-8 text: {bad!r}")
         return args.run(args)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except RagError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # never a traceback (with the install's paths) on screen
+        log.debug("unexpected failure", exc_info=True)
+        print(f"error: unexpected failure ({type(exc).__name__}); run again with -v for "
+              "details.", file=sys.stderr)
+        return 1

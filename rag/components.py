@@ -9,7 +9,7 @@ import logging
 import threading
 from pathlib import Path
 
-from rag import gguf
+from rag import gguf, prompts
 from rag.chunking import Chunker
 from rag.embedding import Embedder, embedder_class, get_embedder
 from rag.llm import LLM, Hardware, llm_backend
@@ -57,6 +57,7 @@ def load_llm(settings: Settings) -> LLM:
         if key not in _llms:
             _llms.clear()
             _llms[key] = llm_backend(settings).from_settings(settings)
+            _llms[key].prefill([prompts.system_message()])
         return _llms[key]
 
 

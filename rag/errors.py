@@ -87,6 +87,28 @@ class InvalidNameError(RagError):
     code = "invalid_name"
 
 
+class DownloadError(RagError):
+    """A model download failed; nothing was added to the models folder."""
+
+    code = "download_failed"
+
+
+class OfflineError(DownloadError):
+    code = "offline"
+
+
+class ChecksumMismatchError(DownloadError):
+    code = "checksum"
+
+
+class DiskSpaceError(DownloadError):
+    code = "disk_space"
+
+
+class InvalidSourceError(DownloadError):
+    code = "invalid_source"
+
+
 class InvisibleNameError(InvalidNameError):
     """A file name made only of invisible characters (zero-width, blank letters)."""
 
@@ -147,3 +169,19 @@ class InvalidInviteError(AuthError):
 
 class LastAdminError(AuthError):
     code = "last_admin"
+
+
+class GenerationError(RagError):
+    """The model failed while answering."""
+
+    code = "generation"
+
+
+class ContextOverflowError(GenerationError):
+    """A prompt does not fit the model's context window even after fitting."""
+
+    code = "context_overflow"
+
+
+class QuestionTooLongError(RagError):
+    code = "question_too_long"

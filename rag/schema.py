@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rag.answer_checks import Assessment
 
 
 @dataclass(frozen=True)
@@ -154,6 +158,9 @@ class Answer:
     sources: list[Source]
     language: str
     timings: Timings = Timings()
+    assessment: Assessment | None = None
+    """Grounding, language check and (if not trusted) the documents' own sentences; None
+    when there was nothing to answer from."""
 
 
 @dataclass(frozen=True)

@@ -73,7 +73,7 @@ def test_login_logout_and_password_change(auth_app, data_dir: Path) -> None:
     assert at.success[0].value.startswith("Contraseña cambiada")
     at = at.button(key="login_again").click().run()
     assert [t.value for t in at.title] == ["Entrar"]  # the session ended with the change
-    at = _submit(at, login_name="bob", login_password="a new phrase here")
+    at = _login(auth_app, "bob", "a new phrase here")
     at.switch_page("pages/account.py").run()
     token = at.session_state["auth_token"]
     at = at.button(key="logout").click().run()
@@ -81,7 +81,7 @@ def test_login_logout_and_password_change(auth_app, data_dir: Path) -> None:
     assert accounts.user_for_token(token) is None
     # log out everywhere: another browser's session ends too
     _, elsewhere = accounts.login("bob", "a new phrase here")
-    at = _submit(at, login_name="bob", login_password="a new phrase here")
+    at = _login(auth_app, "bob", "a new phrase here")
     at.switch_page("pages/account.py").run()
     at = at.button(key="logout_all").click().run()
     assert [t.value for t in at.title] == ["Entrar"]
@@ -105,9 +105,10 @@ def test_open_registration(auth_app, data_dir: Path) -> None:
     assert "Sesión de **carl**" in " ".join(c.value for c in at.sidebar.caption)
 
 
-def _login(auth_app, name: str):
+def _login(auth_app, name: str, password: str = PASSWORD):
+    """A new browser session logged in as ``name``."""
     at = type(auth_app).from_file(auth_app._script_path, default_timeout=60).run()
-    at = _submit(at, login_name=name, login_password=PASSWORD)
+    at = _submit(at, login_name=name, login_password=password)
     assert f"Sesión de **{name}**" in " ".join(c.value for c in at.sidebar.caption)
     return at
 

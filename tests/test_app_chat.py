@@ -79,7 +79,7 @@ def test_answer_language_can_be_forced(app, library, fake_llm) -> None:
     app.run()
     app.selectbox(key="answer_lang").set_value("en").run()
     _ask(app, "¿Cuándo murió Tesla?")
-    assert "Answer in English" in fake_llm.calls[-1][0]["content"]
+    assert "Answer in English" in fake_llm.calls[-1][-1]["content"]  # the question's turn
     assert app.session_state["chat"]["turns"][1]["language"] == "en"
 
 

@@ -71,6 +71,8 @@ def test_ask_json_has_answer_sources_and_timings(data):
     assert out["sources"][0]["file"] == "informe_aurora.pdf" and out["sources"][0]["page"] == 3
     assert set(out["timings"]) >= {"retrieve_ms", "first_token_ms", "tokens_per_s"}
     assert out["timings"]["tokens_per_s"] > 0
+    grounding = out["grounding"]
+    assert 0.0 <= grounding["supported"] <= 1.0 and isinstance(grounding["unsupported"], list)
 
 
 def test_ask_streams_to_the_terminal(data):

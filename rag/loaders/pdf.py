@@ -26,6 +26,7 @@ from rag.loaders.common import (
     ParseOptions,
     limits,
     log_failure,
+    strip_line_ends,
     too_much_text,
 )
 from rag.loaders.ocr import OcrPage, ocr_pages, page_list
@@ -60,7 +61,7 @@ def clean_pdf_text(text: str) -> str:
     text = text.replace("\u00ad\n", "").replace("\u00ad", "")
     text = re.sub(r"([^\s-])-\n[ \t]*(\w)",
                   lambda m: m.group(1) + m.group(2) if m.group(2).islower() else m.group(0), text)
-    text = re.sub(r"[ \t]+\n", "\n", CONTROL_CHARS.sub("", text))
+    text = strip_line_ends(CONTROL_CHARS.sub("", text))
     return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 

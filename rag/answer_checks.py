@@ -1,0 +1,50 @@
+"""The answer's generation and its checks, on plain inputs (any :class:`~rag.llm.LLM`):
+stop sequences and the markup filter, the language guard with one firmer retry, then the
+grounding figure and, when the answer cannot be trusted, what the documents say."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from rag import grounding, markup
+from rag.answer_language import LanguageOutcome, firmer_messages, guard_language
+from rag.llm import LLM, Message
+from rag.prompts import NOT_FOUND
+from rag.schema import Source
+
+
+def generate(llm: LLM, messages: list[Message], language: str, max_tokens: int,
+             temperature: float) -> tuple[Iterator[str], LanguageOutcome]:
+    """The answer's pieces, free of prompt markup and in ``language`` if the model can;
+    the outcome is complete once the pieces are consumed."""
+    outcome = LanguageOutcome(language)
+
+    def run(prompt: list[Message]) -> Iterator[str]:
+        return markup.filter_stream(llm.stream_chat(prompt, max_tokens, temperature,
+                                                    stop=markup.STOP_SEQUENCES))
+
+    pieces = guard_language(run(messages), language,
+                            lambda: run(firmer_messages(messages, language)), outcome)
+    return pieces, outcome
+
+
+@dataclass(frozen=True)
+class Assessment:
+    grounding: grounding.Grounding
+    language_ok: bool = True
+    evidence: list[grounding.Evidence] = field(default_factory=list)
+
+    @property
+    def trusted(self) -> bool:
+        return self.grounding.grounded and self.language_ok
+
+
+def assess(text: str, question: str, sources: list[Source], language: str,
+           language_ok: bool = True) -> Assessment:
+    """Grounding of ``text`` in ``sources``; if it is not grounded or not in ``language``,
+    the passage sentences that answer ``question`` best."""
+    checked = grounding.check(text, sources, NOT_FOUND.get(language, ""))
+    trusted = checked.grounded and language_ok
+    return Assessment(checked, language_ok,
+                      [] if trusted else grounding.evidence(question, sources))
