@@ -253,6 +253,16 @@ def summarize(service: engine.RagService, name: str) -> list[Turn]:
     return [request, chats.answer_turn(answer, kind="summary")]
 
 
+def _too_long(service: engine.RagService, prompt: str) -> bool:
+    """Say so (without echoing it) when ``prompt`` is over the question length limit."""
+    try:
+        service.check_question(prompt)
+    except RagError as exc:
+        st.error(i18n.error_message(exc, LANG), icon=":material/error:")
+        return True
+    return False
+
+
 # ---- page ------------------------------------------------------------------------------
 
 
@@ -329,6 +339,8 @@ def main() -> None:
         changed = changed or bool(added)
 
     prompt = st.chat_input(t("chat.input"), disabled=not searchable, key="chat_prompt")
+    if prompt and prompt.strip() and _too_long(service, prompt):
+        prompt = None
     if prompt and prompt.strip():
         with st.chat_message("user", avatar=AVATARS["user"]):
             st.markdown(i18n.plain(prompt))

@@ -78,7 +78,9 @@ def ingest_uploads(service: engine.RagService,
                    files: list[tuple[str, bytes]]) -> list[IngestReport]:
     """Ingest uploaded ``(name, bytes)`` pairs one by one, showing their progress here."""
     tracker = Tracker()
-    return [service.ingest_bytes(name, data, progress=tracker) for name, data in files]
+    batch: set[str] = set()  # two files of one upload with the same name are both kept
+    return [service.ingest_bytes(name, data, progress=tracker, batch=batch)
+            for name, data in files]
 
 
 def finish(reports: list[IngestReport]) -> None:

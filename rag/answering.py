@@ -8,8 +8,9 @@ from collections.abc import Callable, Iterable, Iterator
 
 from rag import answer_checks, followups, markup, prompts
 from rag.answer_language import LanguageOutcome
-from rag.budget import fit_prompt
+from rag.budget import fit_history, fit_prompt
 from rag.embedding import Embedder
+from rag.errors import QuestionTooLongError
 from rag.language import resolve_language
 from rag.llm import LLM
 from rag.passages import focus_sources
@@ -19,6 +20,8 @@ from rag.settings import Settings
 from rag.store import VectorStore
 
 log = logging.getLogger(__name__)
+
+CONDENSE_TOKENS = 64  # room for the rewritten follow-up question
 
 
 class AnswerStream:
@@ -78,8 +81,17 @@ class Answering:
     llm: LLM
     shared: Answering | None
 
+    def check_question(self, question: str) -> None:
+        """Raise :class:`QuestionTooLongError` for a question over the configured length."""
+        limit = self.settings.max_question_chars
+        if len(question) > limit:
+            raise QuestionTooLongError(
+                f"The question is too long ({len(question):,} characters); the limit is "
+                f"{limit:,}.", length=len(question), limit=limit)
+
     def search(self, query: str, k: int | None = None,
                documents: list[str] | None = None) -> list[Source]:
+        self.check_question(query)
         if self.shared is not None:
             from rag.shared import search_both
 
@@ -92,9 +104,11 @@ class Answering:
         if not any(t.role == "user" for t in history):
             return question
         recent = history[-4:]
-        rewritten = self.llm.chat(prompts.condense_messages(question, recent, language),
-                                  max_tokens=64, temperature=0.0,
-                                  stop=["\n", *markup.STOP_SEQUENCES])
+        llm = self.llm
+        messages = fit_history(lambda h: prompts.condense_messages(question, h, language),
+                               recent, llm.count_message_tokens, llm.n_ctx - CONDENSE_TOKENS)
+        rewritten = llm.chat(messages, max_tokens=CONDENSE_TOKENS, temperature=0.0,
+                             stop=["\n", *markup.STOP_SEQUENCES])
         return followups.choose_query(markup.clean(rewritten), question, recent,
                                       self._similarity)
 
@@ -107,6 +121,9 @@ class Answering:
             query: str | None = None) -> AnswerStream:
         """Answer ``question`` from the library. ``query`` overrides the search query."""
         started = time.perf_counter()
+        self.check_question(question)
+        if query is not None:
+            self.check_question(query)
         history = list(history or [])
         language = resolve_language(language or self.settings.language, question)
         query = query or self.standalone_query(question, history, language)

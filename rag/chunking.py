@@ -19,7 +19,10 @@ from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from rag.schema import Chunk, LoadedDocument
 
-SEPARATORS = ["\n\n", "\n", ". ", "? ", "! ", "; ", ", ", " ", ""]
+SEPARATORS = ["\n\n", "\n", ". ", "? ", "! ", "; ", ", ", " "]
+MAX_HEADING_CHARS = 200
+"""A heading path longer than this is cut where it is stored in, and embedded with, every
+chunk of its section (a 20,000-word heading once made a 37 KB file take 21 MB)."""
 
 CountTokens = Callable[[list[str]], list[int]]
 
@@ -29,10 +32,25 @@ def text_hash(text: str) -> str:
 
 
 def _split(text: str, chunk_chars: int, overlap_chars: int) -> list[str]:
+    chunk_chars = max(chunk_chars, 20)
+    overlap_chars = min(overlap_chars, chunk_chars // 2)
     splitter = RecursiveCharacterTextSplitter(
-        chunk_size=max(chunk_chars, 20), chunk_overlap=min(overlap_chars, chunk_chars // 2),
-        separators=SEPARATORS, keep_separator="end", strip_whitespace=True)
-    return [piece for piece in splitter.split_text(text) if piece.strip()]
+        chunk_size=chunk_chars, chunk_overlap=overlap_chars, separators=SEPARATORS,
+        keep_separator="end", strip_whitespace=True)
+    pieces = []
+    for piece in splitter.split_text(text):
+        if len(piece) <= chunk_chars:
+            pieces.append(piece)
+        else:  # a run without spaces: cut it (splitting it into characters is slow)
+            step = chunk_chars - overlap_chars
+            pieces += [piece[i : i + chunk_chars] for i in range(0, len(piece), step)
+                       if i == 0 or i + overlap_chars < len(piece)]
+    return [piece for piece in pieces if piece.strip()]
+
+
+def clip_heading(heading: str) -> str:
+    return heading if len(heading) <= MAX_HEADING_CHARS else \
+        heading[: MAX_HEADING_CHARS - 1].rstrip() + "…"
 
 
 class Chunker:
@@ -63,10 +81,10 @@ class Chunker:
     def split(self, document: LoadedDocument) -> list[Chunk]:
         chunks: list[Chunk] = []
         for section in document.sections:
+            heading = clip_heading(section.heading)
             for piece in self.split_text(section.text):
                 chunks.append(Chunk(text=piece, file_name=document.file_name, page=section.page,
-                                    heading=section.heading,
-                                    content_hash=text_hash(f"{section.heading}\n{piece}"),
+                                    heading=heading, content_hash=text_hash(f"{heading}\n{piece}"),
                                     ordinal=len(chunks)))
         return chunks
 

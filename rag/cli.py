@@ -12,6 +12,15 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rag.cli_input import (
+    UsageError,
+    check_documents,
+    display_name,
+    invalid_utf8,
+    positive,
+    read_history,
+    read_text,
+)
 from rag.errors import RagError
 from rag.schema import Source
 
@@ -82,8 +91,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 def cmd_search(args: argparse.Namespace) -> int:
     service = _service(args)
+    check_documents(service, args.doc)
     if args.queries:
-        queries = [q.strip() for q in Path(args.queries).read_text(encoding="utf-8").splitlines()
+        queries = [q.strip() for q in read_text(args.queries, "--queries").splitlines()
                    if q.strip()]
     elif args.question:
         queries = [args.question]
@@ -103,12 +113,9 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from rag.schema import Turn
-
     service = _service(args)
-    history = []
-    if args.history:
-        history = [Turn(**t) for t in json.loads(Path(args.history).read_text(encoding="utf-8"))]
+    history = read_history(args.history) if args.history else []
+    check_documents(service, args.doc)
     stream = service.ask(args.question, history=history, k=args.k, documents=args.doc or None,
                          language=args.lang)
     if not args.json:
@@ -140,9 +147,18 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
-    from rag.loaders import load_file
+    """Parse in the sandbox, as ingest does (a hostile file costs a worker, not the CLI)."""
+    from rag import sandbox
+    from rag.settings import load_settings
 
-    document = load_file(args.file)
+    settings = load_settings(args.data)
+    path = Path(args.file)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"{args.file}: {exc.strerror or 'cannot be read'}.") from None
+    document = sandbox.load_bytes(data, display_name(path), timeout_s=settings.parse_timeout_s,
+                                  memory_mb=settings.parse_memory_mb)
     sys.stdout.write(document.text + "\n")
     for warning in document.warnings:
         print(f"warning: {warning}", file=sys.stderr)
@@ -271,7 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
                                  ("ask", cmd_ask, "answer a question")):
         p = sub.add_parser(name, parents=[common], help=help_text)
         p.add_argument("question", nargs="?" if name == "search" else None)
-        p.add_argument("--k", type=int, help="passages to retrieve")
+        p.add_argument("--k", type=positive, help="passages to retrieve (1 or more)")
         p.add_argument("--doc", action="append", help="only this document (repeatable)")
         p.add_argument("--json", action="store_true")
         p.set_defaults(run=run)
@@ -313,13 +329,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     level = logging.DEBUG if args.verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    paths = set(getattr(args, "paths", None) or [])  # file names may be any bytes
+    bad = invalid_utf8([a for a in argv if a not in paths])
     try:
+        if bad is not None:
+            raise UsageError(f"an argument is not valid UTF-8 text: {bad!r}")
         return args.run(args)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except RagError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # never a traceback (with the install's paths) on screen
+        log.debug("unexpected failure", exc_info=True)
+        print(f"error: unexpected failure ({type(exc).__name__}); run again with -v for "
+              "details.", file=sys.stderr)
+        return 1

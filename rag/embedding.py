@@ -21,6 +21,10 @@ from rag.errors import RagError
 
 log = logging.getLogger(__name__)
 
+# Texts are first cut at ``max_tokens * MAX_CHARS_PER_TOKEN`` characters (ordinary text has
+# 3-5 characters a word piece), so even tokenizing a huge text costs little.
+MAX_CHARS_PER_TOKEN = 16
+
 
 class Embedder(ABC):
     """Turns texts into L2-normalized float32 vectors (inner product = cosine)."""
@@ -39,9 +43,24 @@ class Embedder(ABC):
     def count_tokens(self, texts: list[str]) -> list[int]:
         """Word pieces per text, as the model sees them (without special tokens)."""
 
+    def clip(self, texts: list[str]) -> list[str]:
+        """Each text cut to the model's input limit (``max_tokens`` word pieces), so that
+        what is embedded is bounded whatever its source: the model would ignore the rest,
+        but would first spend memory and time on it (a 1 MB question took gigabytes)."""
+        limit_chars = self.max_tokens * MAX_CHARS_PER_TOKEN
+        texts = [text[:limit_chars] for text in texts]
+        clipped = []
+        for text, tokens in zip(texts, self.count_tokens(texts), strict=True):
+            while tokens > self.max_tokens:
+                text = text[: max(1, int(len(text) * self.max_tokens / tokens * 0.95))]
+                tokens = self.count_tokens([text])[0]
+            clipped.append(text)
+        return clipped
+
     def embed(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        texts = self.clip(texts)
         parts = [self._encode(texts[i : i + batch_size]) for i in range(0, len(texts), batch_size)]
         vectors = np.asarray(np.concatenate(parts), dtype=np.float32)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)

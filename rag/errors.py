@@ -169,3 +169,19 @@ class InvalidInviteError(AuthError):
 
 class LastAdminError(AuthError):
     code = "last_admin"
+
+
+class GenerationError(RagError):
+    """The model failed while answering."""
+
+    code = "generation"
+
+
+class ContextOverflowError(GenerationError):
+    """A prompt does not fit the model's context window even after fitting."""
+
+    code = "context_overflow"
+
+
+class QuestionTooLongError(RagError):
+    code = "question_too_long"

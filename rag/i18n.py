@@ -32,6 +32,7 @@ S: dict[str, tuple[str, str]] = {  # key: (Spanish, English)
     "nav.settings": ("Ajustes", "Settings"),
     "sidebar.language": ("Idioma", "Language"),
     "sidebar.model": ("Modelo", "Model"),
+    "sidebar.server_model": ("el del servidor", "the server's"),
     "sidebar.offline": ("Sin conexión: ninguna llamada de red",
                         "Offline: no network calls"),
     "sidebar.expected": ("(al cargar)", "(when loaded)"),
@@ -220,6 +221,16 @@ ERRORS: dict[str, tuple[str, str]] = {  # error code: (Spanish, English); {param
                         "Model file not found: {path}. Pick another one on “Settings”."),
     "model_load": ("No se pudo cargar el modelo {model}. Elige otro en «Ajustes».",
                    "Could not load the model {model}. Pick another one on “Settings”."),
+    "generation": ("El modelo no pudo responder. Inténtalo de nuevo.",
+                   "The model could not answer. Please try again."),
+    "context_overflow": ("La pregunta no cabe en la ventana del modelo ({n_ctx} tokens): "
+                         "acórtala.",
+                         "The question does not fit the model's window ({n_ctx} tokens): "
+                         "shorten it."),
+    "question_too_long": ("La pregunta es demasiado larga ({length} caracteres); el máximo es "
+                          "{limit}.",
+                          "The question is too long ({length} characters); the limit is "
+                          "{limit}."),
     "store_unavailable": ("No se puede conectar con la base de datos ({where}). Comprueba que "
                           "esté en marcha y vuelve a intentarlo.",
                           "The database ({where}) cannot be reached. Check that it is running "
@@ -245,6 +256,12 @@ WARNINGS_ES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^same content as '(.*)', already in the library$"),
      r"mismo contenido que «\1», que ya está en la biblioteca"),
     (re.compile(r"^unchanged, already in the library$"), "sin cambios: ya está en la biblioteca"),
+    (re.compile(r"^another file in this batch is also named '(.*)': this one is stored as "
+                r"'(.*)'$"),
+     r"otro archivo de esta subida también se llama «\1»: este se guarda como «\2»"),
+    (re.compile(r"^a different document named '(.*)' is already in the library: this one is "
+                r"stored as '(.*)'$"),
+     r"ya hay otro documento llamado «\1» en la biblioteca: este se guarda como «\2»"),
     (re.compile(r"^not UTF-8: decoded as UTF-8 with (\d+) invalid byte\(s\) replaced$"),
      r"UTF-8 con \1 byte(s) no válido(s), reemplazado(s) por �"),
     (re.compile(r"^not UTF-8: decoded as (\S+) \(no BOM\)$"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -12,8 +13,9 @@ from pathlib import Path
 from rag import sandbox
 from rag.chunking import Chunker, embedding_text
 from rag.embedding import Embedder
-from rag.errors import FileTooLargeError, RagError
+from rag.errors import FileTooLargeError, ParseTimeoutError, RagError
 from rag.loaders import SUPPORTED_EXTENSIONS, ParseOptions, safe_file_name
+from rag.loaders.names import numbered_name, typed_as
 from rag.schema import IngestReport
 from rag.settings import Settings
 from rag.store import VectorStore
@@ -32,10 +34,6 @@ class IngestProgress:
 ProgressCallback = Callable[[IngestProgress], None]
 
 
-
-ProgressCallback = Callable[[IngestProgress], None]
-
-
 class Ingestion:
     """Ingest use cases; mixed into :class:`rag.service.RagService` (needs its
     ``settings``, ``library``, ``embedder`` and ``chunker``)."""
@@ -49,13 +47,16 @@ class Ingestion:
 
     def ingest_paths(self, paths: Iterable[str | Path],
                      progress: ProgressCallback | None = None) -> list[IngestReport]:
-        """Ingest files and folders (recursively, supported types only)."""
-        return [self.ingest_file(p, progress=progress) for p in expand_paths(paths)]
+        """Ingest files and folders (recursively, supported types only). Files that share
+        a name (from different folders) are all kept, numbered (see :meth:`ingest_bytes`)."""
+        batch: set[str] = set()
+        return [self.ingest_file(p, progress=progress, batch=batch) for p in expand_paths(paths)]
 
     def ingest_file(self, path: str | Path, display_name: str | None = None,
-                    progress: ProgressCallback | None = None) -> IngestReport:
+                    progress: ProgressCallback | None = None,
+                    batch: set[str] | None = None) -> IngestReport:
         path = Path(path)
-        name = display_name or path.name
+        name = display_name or os.fsencode(path.name).decode("utf-8", errors="replace")
         try:
             size = path.stat().st_size
             self._check_size(name, size)
@@ -65,14 +66,21 @@ class Ingestion:
                                 error=f"{name} could not be read: {exc.strerror or exc}.")
         except RagError as exc:
             return _failed(name, exc)
-        return self.ingest_bytes(name, data, progress=progress)
+        return self.ingest_bytes(name, data, progress=progress, batch=batch)
 
     def ingest_bytes(self, name: str, data: bytes, progress: ProgressCallback | None = None,
-                     *, replace: bool = False) -> IngestReport:
+                     *, replace: bool = False, batch: set[str] | None = None) -> IngestReport:
         """Parse, chunk, embed and store one file. Failures become a report, never a raise.
-        ``replace``: store it again even if the library holds it unchanged (re-indexing)."""
+        ``replace``: store it again even if the library holds it unchanged (re-indexing).
+
+        A file replaces the document of the same name only when it was given exactly that
+        name. It is stored under a numbered name (``informe (2).txt``, with a warning) when
+        its name only matches after cleaning (NFC/NFD forms, invisible characters) or when
+        another file of the same ``batch`` (the names stored so far by one upload or one
+        ingest; updated here) already took the name."""
         started = time.perf_counter()
         notify = progress or (lambda _p: None)
+        raw = name
         try:
             name = safe_file_name(name)
             self._check_size(name, len(data))
@@ -89,6 +97,7 @@ class Ingestion:
                 characters=stored.characters, seconds=round(time.perf_counter() - started, 3),
                 warnings=[f"same content as '{twin}', already in the library"
                           if twin != name else "unchanged, already in the library"])
+        name, renamed = self._distinct_name(raw, name, batch)
         try:
             notify(IngestProgress(name, "parse"))
             options = ParseOptions(ocr=self.settings.ocr, progress=lambda stage, done, total:
@@ -99,14 +108,21 @@ class Ingestion:
         except RagError as exc:
             return _failed(name, exc)
         report = IngestReport(file_name=name, status="added", pages=document.pages,
-                              characters=document.characters, warnings=list(document.warnings),
+                              characters=document.characters,
+                              warnings=renamed + list(document.warnings),
                               ocr_pages=document.ocr_pages,
                               ocr_confidence=document.ocr_confidence)
         notify(IngestProgress(name, "chunk"))
+        deadline = time.monotonic() + self.settings.index_timeout_s
         chunks = self.chunker().split(document)
-        vectors, report.embedded = self._embed(chunks, name, notify)
+        try:
+            vectors, report.embedded = self._embed(chunks, name, notify, deadline)
+        except RagError as exc:
+            return _failed(name, exc)
         notify(IngestProgress(name, "index", 0, 1))
         report.status, twin = self.library.add_document(document, chunks, vectors, data)
+        if batch is not None and report.status != "skipped":
+            batch.add(name)
         if report.status == "skipped":
             report.warnings.append(f"same content as '{twin}', already in the library")
         report.chunks = len(chunks)
@@ -114,13 +130,34 @@ class Ingestion:
         notify(IngestProgress(name, "done", 1, 1))
         return report
 
-    def _embed(self, chunks: list, name: str, notify: ProgressCallback):
+    def _distinct_name(self, raw: str, name: str,
+                       batch: set[str] | None) -> tuple[str, list[str]]:
+        """``name``, or a numbered one (with the warning saying so) where storing under
+        ``name`` would replace a document the person did not name exactly."""
+        if batch is not None and name in batch:
+            why = f"another file in this batch is also named '{name}'"
+        elif not typed_as(raw, name) and self.library.has_document(name):
+            why = f"a different document named '{name}' is already in the library"
+        else:
+            return name, []
+        new = numbered_name(name, {d.name for d in self.library.documents()} | (batch or set()))
+        return new, [f"{why}: this one is stored as '{new}'"]
+
+    def _embed(self, chunks: list, name: str, notify: ProgressCallback, deadline: float):
+        """Vectors of ``chunks`` (cached ones reused, repeated ones embedded once) and how
+        many were embedded; :class:`ParseTimeoutError` past ``deadline`` (monotonic)."""
         import numpy as np
 
         cached = self.library.cached_vectors([c.content_hash for c in chunks])
-        missing = [c for c in chunks if c.content_hash not in cached]
+        missing = list({c.content_hash: c for c in chunks
+                        if c.content_hash not in cached}.values())
         batch = 32
         for start in range(0, len(missing), batch):
+            if time.monotonic() > deadline:
+                limit = round(self.settings.index_timeout_s)
+                raise ParseTimeoutError(
+                    f"{name} took longer than {limit} s to index and was skipped.",
+                    name=name, seconds=limit)
             notify(IngestProgress(name, "embed", start, len(missing)))
             part = missing[start : start + batch]
             for chunk, vector in zip(part, self.embedder.embed([embedding_text(c) for c in part]),

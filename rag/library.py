@@ -89,6 +89,7 @@ class Library(VectorStore):
                                    isolation_level=None, timeout=30)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA secure_delete=ON")  # deleted text is overwritten with zeros
         with self._lock, self._file_lock:
             self._db.executescript(SCHEMA)
             keywords.create_fts(self._db)
@@ -222,8 +223,12 @@ class Library(VectorStore):
             if not original_path.exists():  # ...and again inside: a delete may have removed it
                 atomic_write_bytes(original_path, original)
             with self._write():
+                old = self._db.execute("SELECT content_hash, kind FROM documents WHERE name = ?",
+                                       (document.file_name,)).fetchone()
                 outcome = self._add_rows(document, chunks, vectors)
             self._after_change()
+            if old and outcome[0] == "replaced":
+                self._forget(old[0], old[1])
             return outcome
 
     def _add_rows(self, document: LoadedDocument, chunks: list[Chunk],
@@ -264,14 +269,29 @@ class Library(VectorStore):
                                                 name=name)
                 self._delete_rows(row[0])
             self._after_change()
-            # After the commit (a crash before it must not lose the original) and under the
-            # lock (an upload of the same content must not store a row without its original).
-            if self.name_with_content(row[1]) is None:
-                (self.root / "files" / f"{row[1]}.{row[2]}").unlink(missing_ok=True)
+            self._forget(row[1], row[2])
+
+    def _forget(self, content_hash: str, kind: str) -> None:
+        """Leave no byte of a deleted or replaced document under the library: its original
+        (unless another document has the same content) and the old pages that SQLite's
+        write-ahead log still holds, its words in the full-text index, its vectors in the
+        saved vector index. Called after the commit (a crash before it must not
+        lose the original) and under the lock (an upload of the same content must not store
+        a row without its original). The deleted rows were zeroed by ``secure_delete``."""
+        if self.name_with_content(content_hash) is None:
+            (self.root / "files" / f"{content_hash}.{kind}").unlink(missing_ok=True)
+        with self._write():
+            keywords.purge_deleted(self._db)
+        self._index.save_if_due(self._db, force=True)  # the saved vectors, rewritten
+        busy = self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+        if busy:  # a reader in another process holds old pages: they go at its next write
+            log.info("write-ahead log of %s not truncated: a reader is busy", self.root)
 
     def _delete_rows(self, doc_id: int) -> None:
         self._db.execute("DELETE FROM chunks WHERE document_id = ?", (doc_id,))
         self._db.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
+        self._db.execute("DELETE FROM embeddings WHERE content_hash NOT IN "
+                         "(SELECT content_hash FROM chunks)")
 
     # ---- search ------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.errors import ModelLoadError, RagError
+from rag.errors import ContextOverflowError, GenerationError, ModelLoadError, RagError
 from rag.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -100,6 +100,7 @@ class LlamaCppLLM(LLM):
         offloaded = 0 if not gpu else (total if layers < 0 else min(layers, total))
         self.hardware = Hardware(gpu=gpu, layers_offloaded=offloaded, layers_total=total,
                                  threads=n_threads)
+        self._template = self._chat_template()
         self._repeat_penalty = repeat_penalty
         self._lock = threading.Lock()
         self._busy_timeout_s = busy_timeout_s
@@ -113,8 +114,33 @@ class LlamaCppLLM(LLM):
                    n_threads=settings.threads, n_gpu_layers=settings.n_gpu_layers,
                    repeat_penalty=settings.repeat_penalty)
 
+    def _chat_template(self):
+        from rag.chat_template import SafeChatTemplate, control_markers
+
+        model = self._llama._model
+        markers = control_markers(model.n_vocab(), model.token_get_text, model.token_get_attr)
+
+        def text_of(token: int) -> str:
+            return model.token_get_text(token) if token >= 0 else ""
+
+        def tokenize(text: str, special: bool) -> list[int]:
+            return self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=special)
+
+        return SafeChatTemplate(str(self._llama.metadata.get("tokenizer.chat_template", "")),
+                                text_of(model.token_bos()), text_of(model.token_eos()),
+                                markers, tokenize)
+
     def count_tokens(self, text: str) -> int:
-        return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+        """Tokens of ``text`` as plain text (how message contents are tokenized)."""
+        return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def prompt_tokens(self, messages: list[Message]) -> list[int]:
+        """The prompt's token ids: the chat template's markers are the only control tokens;
+        contents are plain text (see :mod:`rag.chat_template`)."""
+        return self._template.tokens(messages)
+
+    def count_message_tokens(self, messages: list[Message]) -> int:
+        return len(self.prompt_tokens(messages))
 
     def prefill(self, messages: list[Message]) -> None:
         """Evaluate ``messages`` now, at load: llama.cpp keeps their tokens in its cache and
@@ -122,23 +148,36 @@ class LlamaCppLLM(LLM):
         system prompt) reads only what follows them."""
         with self._lock:
             try:
-                self._llama.create_chat_completion(
-                    messages=[*messages, {"role": "user", "content": ""}], max_tokens=1,
-                    temperature=0.0)
+                # tokenized as stream_chat tokenizes, so that the cached prefix matches
+                tokens = self.prompt_tokens([*messages, {"role": "user", "content": ""}])
+                for _ in self._llama.create_completion(prompt=tokens, max_tokens=1,
+                                                       temperature=0.0, stream=True):
+                    pass
             except (ValueError, RuntimeError) as exc:  # an optimization only
                 log.warning("could not prefill the system prompt: %s", exc)
 
     def stream_chat(self, messages: list[Message], max_tokens: int, temperature: float,
                     stop: list[str] | None = None) -> Iterator[str]:
+        tokens = self.prompt_tokens(messages)
+        if len(tokens) + min(max_tokens, 16) > self.n_ctx:
+            raise ContextOverflowError(
+                f"The question and its context need {len(tokens)} tokens; the model's window "
+                f"is {self.n_ctx}.", tokens=len(tokens), n_ctx=self.n_ctx)
         if not self._lock.acquire(timeout=self._busy_timeout_s):
             raise RagError("The model is busy answering another question; try again shortly.")
         try:
-            for part in self._llama.create_chat_completion(
-                    messages=messages, max_tokens=max_tokens, temperature=temperature,
-                    stop=stop, repeat_penalty=self._repeat_penalty, stream=True):
-                piece = part["choices"][0]["delta"].get("content")
+            stops = list(stop or []) + ([self._template.eos_token]
+                                        if self._template.eos_token else [])
+            for part in self._llama.create_completion(
+                    prompt=tokens, max_tokens=min(max_tokens, self.n_ctx - len(tokens)),
+                    temperature=temperature, stop=stops, repeat_penalty=self._repeat_penalty,
+                    stream=True):
+                piece = part["choices"][0]["text"]
                 if piece:
                     yield piece
+        except (ValueError, RuntimeError) as exc:
+            log.warning("generation failed: %s", exc)
+            raise GenerationError(f"The model could not answer: {exc}") from exc
         finally:
             self._lock.release()
 

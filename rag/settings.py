@@ -68,6 +68,11 @@ class Settings:
     max_upload_mb: int = 200
     parse_timeout_s: float = 120.0
     """Files are read in a worker process (``rag.sandbox``); one that takes longer is skipped."""
+    index_timeout_s: float = 300.0
+    """Most seconds chunking and embedding one file may take (in the app's own process);
+    a file that takes longer is skipped with a message, and the next one goes on."""
+    max_question_chars: int = 2000
+    """Longest question accepted in the chat and the CLI (longer ones get a message)."""
     parse_memory_mb: int = 1024
     """Memory the worker may use to read one file (``RLIMIT_AS``): a 150 MB DOCX needs under
     512 MB; a decompression bomb hits the limit within seconds and is skipped."""

@@ -18,6 +18,7 @@ RULES: dict[str, tuple] = {
     "n_gpu_layers": (int, -1, 100_000), "n_threads": (int, 0, 1024),
     "language": (str, ("auto", "es", "en")), "max_upload_mb": (int, 1, 10_240),
     "parse_timeout_s": (float, 1.0, 86_400.0), "parse_memory_mb": (int, 128, 1_048_576),
+    "index_timeout_s": (float, 1.0, 86_400.0), "max_question_chars": (int, 10, 1_000_000),
     "auth": (str, ("on", "off")), "session_days": (float, 0.01, 3650.0),
     "session_idle_hours": (float, 0.01, 87_600.0), "ann_min_chunks": (int, 0, 10**9),
     "llm_timeout_s": (float, 1.0, 3600.0),

@@ -16,6 +16,12 @@ DAMAGED = "{} is damaged or incomplete and could not be read."
 PROTECTED = "{} is password-protected: remove the password and upload it again."
 
 
+def strip_line_ends(text: str) -> str:
+    """``text`` without spaces or tabs before its line breaks, in linear time (the regex
+    ``[ \t]+\n`` rescans a long run of spaces from each of its positions)."""
+    return "\n".join(line.rstrip(" \t") for line in text.split("\n"))
+
+
 def limits() -> ModuleType:
     """The :mod:`rag.loaders` package, whose ``MAX_*`` attributes are the limits in force.
     They are read at call time, so changing e.g. ``rag.loaders.MAX_CHARS`` (tests do)

@@ -12,13 +12,14 @@ from typing import Any
 
 from rag.errors import CorruptFileError, DocumentError, FileTooLargeError
 from rag.loaders.common import DAMAGED, limits, log_failure, too_much_text
+from rag.loaders.docx_text import alt_chunk_text, cell_text, paragraph_text, text_boxes
 from rag.schema import Section
 
 log = logging.getLogger(__name__)
 
 _HEADING_STYLE = re.compile(r"^(?:heading|t[ií]tulo|encabezado)\s*([1-9])$", re.IGNORECASE)
 _XML_BOMBS = [m.encode(enc) for m in ("<!DOCTYPE", "<!ENTITY")
-              for enc in ("utf-8", "utf-16-le", "utf-16-be")]
+              for enc in ("utf-8", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be")]
 BOMB_MIN_BYTES = 16 * 2**20  # an XML part at least this big...
 BOMB_RATIO = 100  # ...packed tighter than this is refused
 _CONTENT_TYPES = "[Content_Types].xml"
@@ -48,7 +49,7 @@ def _check_docx_zip(data: bytes, file_name: str) -> None:
                 raise FileTooLargeError(f"{file_name} unpacks to more than "
                                         f"{max_unzipped // 2**20} MB, the limit.",
                                         name=file_name, limit=max_unzipped)
-            xml_parts = [i for i in infos if i.filename.endswith((".xml", ".rels"))]
+            xml_parts = _xml_parts(zf, infos)
             for info in xml_parts:
                 _check_ratio(info, file_name, len(data))
             for info in xml_parts:
@@ -59,6 +60,47 @@ def _check_docx_zip(data: bytes, file_name: str) -> None:
                                            "was refused as unsafe.", name=file_name)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as exc:
         raise CorruptFileError(DAMAGED.format(file_name), name=file_name) from exc
+
+
+def _xml_parts(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo]) -> list[zipfile.ZipInfo]:
+    """The parts an XML parser may read: by extension, by the content type that
+    ``[Content_Types].xml`` gives them (any ``*/xml`` or ``*+xml``, whatever the part's
+    name), and any part that starts like XML."""
+    xml_extensions, xml_names = {"xml", "rels"}, set()
+    types = next((i for i in infos if i.filename == "[Content_Types].xml"), None)
+    if types is not None and types.file_size <= 4 * 2**20:
+        raw = zf.read(types)
+        if not any(marker in raw for marker in _XML_BOMBS):  # else refused below anyway
+            from xml.etree import ElementTree
+
+            try:
+                for item in ElementTree.fromstring(raw):  # noqa: S314 (no DTD: checked above)
+                    kind = (item.get("ContentType") or "").lower()
+                    if kind.endswith(("/xml", "+xml")):
+                        if item.get("Extension"):
+                            xml_extensions.add(item.get("Extension", "").lower())
+                        if item.get("PartName"):
+                            xml_names.add(item.get("PartName", "").lstrip("/").lower())
+            except ElementTree.ParseError:
+                pass  # python-docx will call the file damaged
+    parts = []
+    for info in infos:
+        if (info.filename.rpartition(".")[2].lower() in xml_extensions
+                or info.filename.lower() in xml_names or _starts_like_xml(zf, info)):
+            parts.append(info)
+    return parts
+
+
+def _starts_like_xml(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bool:
+    if info.is_dir() or info.file_size == 0:
+        return False
+    with zf.open(info) as part:
+        head = part.read(64)
+    for bom in (b"\xef\xbb\xbf", b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff", b"\xff\xfe",
+                b"\xfe\xff"):
+        head = head.removeprefix(bom)
+    head = head.replace(b"\x00", b"").lstrip()
+    return head.startswith(b"<")
 
 
 def _check_ratio(info: zipfile.ZipInfo, file_name: str, size: int) -> None:
@@ -117,7 +159,7 @@ def _table_lines(table: Any) -> list[str]:
         for cell in row.cells:  # a merged cell repeats: keep it once per row
             if id(cell._tc) not in seen:
                 seen.add(id(cell._tc))
-                cells.append(re.sub(r"\s+", " ", cell.text).strip())
+                cells.append(cell_text(cell._tc))
         if any(cells):
             rows.append(cells)
     if len(rows) < 2:
@@ -138,19 +180,47 @@ def _body_blocks(element: Any, parent: Any) -> Iterator[Any]:
             yield Paragraph(child, parent)
         elif child.tag == qn("w:tbl"):
             yield Table(child, parent)
+        elif child.tag == qn("w:altChunk"):
+            yield child
         elif child.tag == qn("w:sdt"):
             for content in child.iterchildren(qn("w:sdtContent")):
                 yield from _body_blocks(content, parent)
+        elif child.tag in (qn("w:customXml"), qn("w:ins"), qn("w:moveTo")):
+            yield from _body_blocks(child, parent)
 
 
-def load_docx(data: bytes, file_name: str) -> tuple[list[Section], int, list[str]]:
+def _configure_python_docx() -> None:
+    """Let python-docx read deeply nested documents (tables in tables in tables...): past
+    256 levels libxml2 otherwise stops as if the file were damaged. Safe here: DTDs were
+    refused, entities are not resolved, and the sandbox bounds memory and time. And keep
+    altChunk parts as raw bytes: one holding a whole .docx has the main document's content
+    type, and python-docx would parse its zip bytes as XML and call the file damaged."""
+    from docx.opc.constants import RELATIONSHIP_TYPE
+    from docx.opc.part import Part, PartFactory
+    from docx.oxml import parser
+    from lxml import etree
+
+    huge = etree.XMLParser(remove_blank_text=True, resolve_entities=False, huge_tree=True)
+    huge.set_element_class_lookup(parser.element_class_lookup)
+    parser.oxml_parser = huge
+    PartFactory.part_class_selector = staticmethod(  # type: ignore[assignment]
+        lambda _type, reltype: Part if reltype == RELATIONSHIP_TYPE.A_F_CHUNK else None)
+
+
+def load_docx(data: bytes, file_name: str,
+              depth: int = 0) -> tuple[list[Section], int, list[str]]:
+    """Sections per heading. ``depth``: how deep inside other documents' altChunk parts
+    this one is."""
     _check_docx_zip(data, file_name)
     import docx
     from docx.table import Table
+    from docx.text.paragraph import Paragraph
 
+    _configure_python_docx()
     sections: list[Section] = []
     path: list[tuple[int, str]] = []  # the open headings: (level, text)
     blocks: list[str] = []
+    warnings: list[str] = []
 
     def flush() -> None:
         text = "\n\n".join(b for b in blocks if b)
@@ -164,19 +234,27 @@ def load_docx(data: bytes, file_name: str) -> tuple[list[Section], int, list[str
         cache: dict[str, int | None] = {}
         total, max_chars = 0, limits().MAX_CHARS
         for block in _body_blocks(document.element.body, document._body):
+            new: list[str] = []
             if isinstance(block, Table):
-                blocks.append("\n".join(_table_lines(block)))
+                new.append("\n".join(_table_lines(block)))
+            elif not isinstance(block, Paragraph):  # w:altChunk
+                try:
+                    new += alt_chunk_text(block, document.part, file_name, depth)
+                except ValueError as exc:
+                    warnings.append(str(exc))
             else:
-                text = block.text.strip()
+                text = paragraph_text(block._p).strip()
                 level = _heading_level(block, cache) if text else None
                 if level is not None:
                     flush()
                     while path and path[-1][0] >= level:
                         path.pop()
                     path.append((level, re.sub(r"\s+", " ", text)))
-                    continue
-                blocks.append(text)
-            total += len(blocks[-1])
+                else:
+                    new.append(text)
+                new += text_boxes(block._p)
+            blocks += new
+            total += sum(map(len, new))
             if total > max_chars:
                 raise too_much_text(file_name)
         flush()
@@ -185,6 +263,6 @@ def load_docx(data: bytes, file_name: str) -> tuple[list[Section], int, list[str
     except Exception as exc:  # any parser failure means "unreadable" to the user
         log_failure(log, f"python-docx cannot read {file_name}", exc, damaged_errors)
         raise CorruptFileError(DAMAGED.format(file_name), name=file_name) from exc
-    return sections, len(sections), []
+    return sections, len(sections), warnings
 
 

@@ -46,3 +46,24 @@ def safe_file_name(name: str) -> str:
     if not text.strip(". "):
         raise InvalidNameError(f"{name!r} is not a usable file name.", name=str(name))
     return text
+
+
+def typed_as(raw: str, safe: str) -> bool:
+    """True when ``safe`` (from :func:`safe_file_name`) is the name exactly as given, apart
+    from a folder path: not one that only became equal through cleaning (Unicode NFC/NFD
+    forms, invisible characters, replaced punctuation)."""
+    return str(raw).replace("\\", "/").rsplit("/", 1)[-1].strip() == safe
+
+
+def numbered_name(name: str, taken: set[str]) -> str:
+    """``name`` with the lowest free number: ``informe (2).txt``, ``informe (3).txt``..."""
+    ext = extension(name)
+    ext = name[len(name) - len(ext):] if ext else ""
+    stem = name[: len(name) - len(ext)]
+    number = 2
+    while True:
+        suffix = f" ({number}){ext}"
+        candidate = stem[: limits().MAX_NAME_CHARS - len(suffix)].rstrip() + suffix
+        if candidate not in taken:
+            return candidate
+        number += 1

@@ -6,14 +6,14 @@ from __future__ import annotations
 import re
 
 from rag.errors import EmptyFileError
-from rag.loaders.common import CONTROL_CHARS, limits, too_much_text
+from rag.loaders.common import CONTROL_CHARS, limits, strip_line_ends, too_much_text
 from rag.loaders.encodings import decode_text
 from rag.schema import Section
 
 
 def _clean_plain(text: str) -> str:
     text = CONTROL_CHARS.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
-    return re.sub(r"\n{3,}", "\n\n", re.sub(r"[ \t]+\n", "\n", text)).strip()
+    return re.sub(r"\n{3,}", "\n\n", strip_line_ends(text)).strip()
 
 
 def _decoded(data: bytes, file_name: str) -> tuple[str, list[str]]:
@@ -33,7 +33,23 @@ def load_txt(data: bytes, file_name: str) -> tuple[list[Section], int, list[str]
 
 
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
-_ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
+
+
+def atx_heading(line: str) -> tuple[int, str] | None:
+    """(level, text) of an ATX heading line (``## Title ##``), else ``None``. Parsed by hand:
+    the equivalent regex backtracks quadratically over a long run of spaces."""
+    stripped = line.lstrip(" ")
+    if len(line) - len(stripped) > 3 or not stripped.startswith("#"):
+        return None
+    level = len(stripped) - len(stripped.lstrip("#"))
+    rest = stripped[level:]
+    if level > 6 or (rest and rest[0] not in " \t"):
+        return None
+    rest = rest.strip(" \t")
+    body = rest.rstrip("#")
+    if body != rest and (not body or body[-1] in " \t"):  # a closing sequence
+        rest = body.rstrip(" \t")
+    return level, rest
 
 
 def load_md(data: bytes, file_name: str) -> tuple[list[Section], int, list[str]]:
@@ -57,11 +73,11 @@ def load_md(data: bytes, file_name: str) -> tuple[list[Section], int, list[str]]
         elif m and m.group(1)[0] == fence[0] and len(m.group(1)) >= len(fence) \
                 and not m.group(2).strip():
             fence = ""
-        elif not fence and (h := _ATX.match(line)) and (h.group(2) or "").strip():
+        elif not fence and (h := atx_heading(line)) and h[1]:
             flush()
-            while path and path[-1][0] >= len(h.group(1)):
+            while path and path[-1][0] >= h[0]:
                 path.pop()
-            path.append((len(h.group(1)), h.group(2).strip()))
+            path.append(h)
             continue
         lines.append(line)
     flush()
