@@ -73,14 +73,18 @@ def sidebar_status(lang: str) -> None:
     sidebar = st.sidebar
     sidebar.divider()
     try:
+        label = (settings.llm_model or i18n.t("sidebar.server_model", lang)) \
+            if settings.llm_url else _model_label(settings.model, settings.models_dir)
         sidebar.markdown(f":material/neurology: **{i18n.t('sidebar.model', lang)}:** "
-                         f"{i18n.plain(_model_label(settings.model, settings.models_dir))}")
+                         f"{i18n.plain(label)}")
         loaded = service.hardware()
-        sidebar.caption(f":material/memory: {i18n.hardware_text(loaded, lang)}")
+        icon = ":material/dns:" if loaded.server else ":material/memory:"
+        sidebar.caption(f"{icon} {i18n.plain(i18n.hardware_text(loaded, lang))}")
     except Exception as exc:  # a broken model must not break navigation
         log.warning("model status unavailable: %s", exc)
         sidebar.caption(f":material/error: {i18n.error_message(exc, lang)}")
-    sidebar.caption(f":material/wifi_off: {i18n.t('sidebar.offline', lang)}")
+    if not (settings.llm_url or settings.database_url):
+        sidebar.caption(f":material/wifi_off: {i18n.t('sidebar.offline', lang)}")
     try:
         documents, chunks = service.stats()
         sidebar.caption(f":material/library_books: {i18n.count('document', documents, lang)}"

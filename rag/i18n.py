@@ -32,6 +32,7 @@ S: dict[str, tuple[str, str]] = {  # key: (Spanish, English)
     "nav.settings": ("Ajustes", "Settings"),
     "sidebar.language": ("Idioma", "Language"),
     "sidebar.model": ("Modelo", "Model"),
+    "sidebar.server_model": ("el del servidor", "the server's"),
     "sidebar.offline": ("Sin conexión: ninguna llamada de red",
                         "Offline: no network calls"),
     "sidebar.expected": ("(al cargar)", "(when loaded)"),

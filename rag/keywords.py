@@ -13,7 +13,13 @@ import sqlite3
 import unicodedata
 
 _WORD = re.compile(r"[a-z0-9]+")
+_COMBINING = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 MAX_QUERY_TERMS = 32
+POSTINGS_BUDGET = 10_000
+"""Most chunks one keyword query may score. BM25 looks up every matching chunk's length,
+so a query made of common words would cost ~1 ms per thousand chunks it matches: past this
+budget the commonest words (the lowest weights) are left out, rarest first kept. Libraries
+under ~2,000 chunks never reach it."""
 
 # Function words that carry no topic (Spanish and English); accents already stripped.
 STOPWORDS = frozenset(
@@ -29,6 +35,7 @@ FTS_SCHEMA = """
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
     heading, text, content='chunks', content_rowid='id',
     tokenize='unicode61 remove_diacritics 2');
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_vocab USING fts5vocab(chunks_fts, 'row');
 CREATE TRIGGER IF NOT EXISTS chunks_fts_insert AFTER INSERT ON chunks BEGIN
     INSERT INTO chunks_fts(rowid, heading, text) VALUES (new.id, new.heading, new.text);
 END;
@@ -41,18 +48,38 @@ END;
 
 def normalize(text: str) -> str:
     """Lowercase and strip accents: "Información" -> "informacion"."""
-    decomposed = unicodedata.normalize("NFKD", text.lower())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
+    if text.isascii():
+        return text.lower()
+    return _COMBINING.sub("", unicodedata.normalize("NFKD", text.lower()))
 
 
 def tokenize(text: str) -> list[str]:
     return [w for w in _WORD.findall(normalize(text)) if w not in STOPWORDS]
 
 
-def match_expression(query: str) -> str:
-    """An FTS5 query matching any of the query's topic words (quoted: no operator in a
-    question can change the query's meaning or make it invalid)."""
-    terms = list(dict.fromkeys(tokenize(query)))[:MAX_QUERY_TERMS]
+def query_terms(query: str) -> list[str]:
+    return list(dict.fromkeys(tokenize(query)))[:MAX_QUERY_TERMS]
+
+
+def affordable_terms(db: sqlite3.Connection, terms: list[str]) -> list[str]:
+    """The terms present in the library, rarest first, within :data:`POSTINGS_BUDGET`."""
+    if not terms:
+        return []
+    marks = ",".join("?" * len(terms))
+    frequency = dict(db.execute(
+        f"SELECT term, doc FROM chunks_vocab WHERE term IN ({marks})", terms))  # noqa: S608
+    kept, total = [], 0
+    for term in sorted(frequency, key=frequency.__getitem__):
+        if kept and total + frequency[term] > POSTINGS_BUDGET:
+            break
+        kept.append(term)
+        total += frequency[term]
+    return kept
+
+
+def match_expression(terms: list[str]) -> str:
+    """An FTS5 query matching any of ``terms`` (quoted: no operator in a question can change
+    the query's meaning or make it invalid)."""
     return " OR ".join(f'"{t}"' for t in terms)
 
 
@@ -74,7 +101,7 @@ def purge_deleted(db: sqlite3.Connection) -> None:
 def keyword_search(db: sqlite3.Connection, query: str, k: int,
                    documents: list[str] | None = None) -> list[tuple[int, float]]:
     """The ``k`` best chunk ids by BM25 (higher is better), optionally only in ``documents``."""
-    expression = match_expression(query)
+    expression = match_expression(affordable_terms(db, query_terms(query)))
     if not expression or k <= 0:
         return []
     if documents is None:

@@ -82,9 +82,14 @@ class SyncedIndex:
     def _apply(self, db: sqlite3.Connection, seq: int) -> None:
         if seq == self.seq:
             return
-        touched = [r[0] for r in db.execute(
-            "SELECT DISTINCT chunk_id FROM changes WHERE seq > ? AND seq <= ?", (self.seq, seq))]
-        self.index.remove(touched)
+        touched, deleted = [], []
+        for chunk_id, ever_deleted in db.execute(
+                "SELECT chunk_id, MIN(added) = 0 FROM changes WHERE seq > ? AND seq <= ? "
+                "GROUP BY chunk_id", (self.seq, seq)):
+            touched.append(chunk_id)
+            if ever_deleted:
+                deleted.append(chunk_id)
+        self.index.remove(deleted)  # an id only ever added since is not in the index yet
         for start in range(0, len(touched), BATCH):
             ids, vectors = _vectors_of(db, touched[start:start + BATCH])
             self.index.add(ids, vectors)

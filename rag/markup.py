@@ -37,6 +37,19 @@ _HOLD_BACK = 48
 _MAYBE_START = re.compile(r"[<‹\[\n]")
 
 
+_LEADING_TAG = re.compile(
+    r"\s*(?:<\s*/?\s*(?:documents?|text)\b[^<>\n]{0,300}>|<\|[^|>\s]{0,40}\|>|\[/?INST\]"
+    r"|<</?SYS>>|</?s>|<(?:start|end)_of_turn>)", re.IGNORECASE)
+"""A whole tag or template token: at the very start of an answer it is dropped (the text
+after it may be the answer); anywhere later it ends the answer."""
+
+
+def _could_grow_into_tag(buffer: str) -> bool:
+    """An unfinished tag at the start (``<document id="1" fi``): wait for the rest."""
+    return buffer.startswith(("<", "[")) and ">" not in buffer and "]" not in buffer \
+        and "\n" not in buffer and len(buffer) < 300
+
+
 def find_marker(text: str, at_line_start: bool = True) -> int:
     """Where the first marker in ``text`` starts, or -1 (``at_line_start``: ``text``
     begins a line, so a role label at its very start counts)."""
@@ -66,21 +79,26 @@ def _safe_prefix(buffer: str) -> int:
 def filter_stream(pieces: Iterable[str]) -> Iterator[str]:
     """``pieces`` with everything from the first marker on removed; stops (and closes)
     the underlying stream there. Leading whitespace is dropped."""
-    buffer, started, at_line_start = "", False, True
+    buffer, at_line_start, yielded = "", True, False
     source = iter(pieces)
     try:
         for piece in source:
             buffer += piece
-            if not started:
+            if not yielded:
                 buffer = buffer.lstrip()
-                started = bool(buffer)
             cut = find_marker(buffer, at_line_start)
+            while cut == 0 and not yielded and (lead := _LEADING_TAG.match(buffer)):
+                buffer = buffer[lead.end():].lstrip()  # a tag before any text: drop it
+                cut = find_marker(buffer, True)
+            if cut == 0 and not yielded and _could_grow_into_tag(buffer):
+                continue  # an opening tag still arriving
             if cut >= 0:
                 if buffer[:cut].rstrip():
                     yield buffer[:cut].rstrip()
                 return
             safe = _safe_prefix(buffer)
             if safe:
+                yielded = True
                 yield buffer[:safe]
                 at_line_start = False
                 buffer = buffer[safe:]

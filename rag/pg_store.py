@@ -257,7 +257,7 @@ class PostgresLibrary(VectorStore):
 
     def keyword_search(self, query: str, k: int,
                        documents: list[str] | None = None) -> list[tuple[int, float]]:
-        terms = list(dict.fromkeys(keywords.tokenize(query)))[:keywords.MAX_QUERY_TERMS]
+        terms = keywords.query_terms(query)
         if not terms or k <= 0 or (documents is not None and not documents):
             return []
         expression = " | ".join(terms)  # [a-z0-9]+ words: no tsquery syntax can slip in

@@ -21,10 +21,12 @@ def filtered(pieces: list[str]) -> str:
     (["Texto. [/INST] más"], "Texto."),
     (["Sí.\nPregunta", ": ¿y otra?"], "Sí."),
     (["Bien.\nuser: ", "hola"], "Bien."),
-    (['<document id="4" file="debian.pdf" page="3">', "\nTexto copiado"], ""),
+    (['<document id="4" file="debian.pdf" page="3">', "\nTexto copiado"], "Texto copiado"),
+    (['<document id="4" file="d.pdf">Texto</document> eco'], "Texto"),
     (["Uno ‹/document> dos"], "Uno"),
     (["Fin</s>"], "Fin"),
-    (["<</SYS>>", "hola"], ""),
+    (["<</SYS>>", "hola"], "hola"),
+    (["Hola <</SYS>>", "eco"], "Hola"),
 ])
 def test_markup_is_cut_even_when_split_across_pieces(pieces, expected) -> None:
     assert filtered(pieces) == expected

@@ -1,12 +1,14 @@
 """``notebooks/colab.ipynb`` run top to bottom by nbclient in its test mode
 (``CHATDOCS_NOTEBOOK_TEST=1``: this checkout and its environment, a temporary data dir, the
-built-in model; no CUDA build, Drive or tunnel). The app it starts, with accounts on and the
-administrator the notebook created, is then opened in a real browser, logged into, and
-stopped."""
+built-in model pulled with ``python -m rag models pull`` from a loopback stand-in for the
+hub; no CUDA build, Drive or tunnel). The app it starts, with accounts on, the administrator
+the notebook created and the pulled model, is then opened in a real browser, logged into,
+and stopped."""
 
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import re
 import signal
@@ -15,9 +17,13 @@ from pathlib import Path
 import nbformat
 import pytest
 from browser_support import CHROMIUM, CHROMIUM_ARGS, ROOT, free_port, health
+from hub_server import Hub, serve
 from nbclient import NotebookClient
 
+from rag import gguf
+
 NOTEBOOK = ROOT / "notebooks" / "colab.ipynb"
+PULLED = "smol-pulled.Q4_1.gguf"
 PASSWORD = "una contraseña de prueba"  # a throwaway account in a temp dir
 _TIME = re.compile(r"\((~|instant)[^)]*\)")
 
@@ -48,7 +54,7 @@ def test_notebook_brings_the_app_up_in_test_mode(tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     from playwright.sync_api import expect, sync_playwright
 
-    port, data = free_port(), tmp_path / "data"
+    port, data, models = free_port(), tmp_path / "data", tmp_path / "models"
     for key in [k for k in os.environ if k.startswith("RAG_")]:
         monkeypatch.delenv(key)
     monkeypatch.setenv("CHATDOCS_NOTEBOOK_TEST", "1")
@@ -56,11 +62,19 @@ def test_notebook_brings_the_app_up_in_test_mode(tmp_path: Path,
     monkeypatch.setenv("CHATDOCS_DATA_DIR", str(data))
     monkeypatch.setenv("CHATDOCS_PORT", str(port))
     monkeypatch.setenv("CHATDOCS_TEST_PASSWORD", PASSWORD)
+    monkeypatch.setenv("CHATDOCS_MODELS_DIR", str(models))
+    # `models pull` fetches the bundled GGUF, renamed, from a loopback stand-in for the hub.
+    monkeypatch.setenv("CHATDOCS_TEST_MODEL", f"test-org/smol-GGUF/{PULLED}")
+    hub = Hub(files={f"test-org/smol-GGUF/{PULLED}": gguf.default_model_path().read_bytes()})
     nb = nbformat.read(NOTEBOOK, as_version=4)
     client = NotebookClient(nb, timeout=240, kernel_name="python3",
                             resources={"metadata": {"path": str(tmp_path)}})
     try:
-        client.execute()
+        with serve(hub):
+            monkeypatch.setenv("HF_ENDPOINT", hub.url)
+            client.execute()
+        assert (models / PULLED).read_bytes() == hub.files[f"test-org/smol-GGUF/{PULLED}"]
+        assert json.loads((data / "settings.json").read_text())["model"] == PULLED
         printed = "\n".join(out.get("text", "") for cell in nb.cells
                             for out in cell.get("outputs", []))
         assert f"The app is running on http://127.0.0.1:{port}" in printed, printed
@@ -80,7 +94,8 @@ def test_notebook_brings_the_app_up_in_test_mode(tmp_path: Path,
                 page.get_by_role("button", name="Entrar").click()
                 expect(page.get_by_role("heading", name="Chat con tus documentos")) \
                     .to_be_visible(timeout=60_000)
-                expect(page.get_by_test_id("stSidebar").get_by_text(re.compile("SmolLM2"))) \
+                # The app runs the model the notebook pulled (named after its file).
+                expect(page.get_by_test_id("stSidebar").get_by_text(re.compile("smol-pulled"))) \
                     .to_be_visible(timeout=60_000)
             finally:
                 browser.close()

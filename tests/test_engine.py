@@ -121,7 +121,7 @@ def test_delete_removes_vectors_and_original(service, tmp_path):
         ("vacio.pdf", b"", "empty"),
         ("roto.pdf", make_pdf(["texto"] * 3)[:300], "corrupt"),
         ("secreto.pdf", make_pdf(["texto secreto"], encrypt_password="clave"), "encrypted"),
-        ("escaneado.pdf", make_pdf([None, None]), "no_text"),
+        ("escaneado.pdf", make_pdf([None, None]), "no_text_ocr"),  # OCR ran, read nothing
         ("binario.txt", bytes(range(256)) * 20, "unsupported"),
         ("hoja.xlsx", b"PK\x03\x04 not really", "unsupported"),
     ],

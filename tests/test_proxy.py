@@ -12,6 +12,7 @@ failed request on the way.
 
 from __future__ import annotations
 
+import http.client
 import re
 import subprocess
 import sys
@@ -78,6 +79,20 @@ def _request(url: str, method: str = "GET", body: bytes | None = None,
         return error.code, error.headers, error.read()
 
 
+def _status_from_headers(url: str, method: str, headers: dict[str, str]) -> int:
+    """The status a server answers to a request's headers, before any body is sent."""
+    parts = urllib.parse.urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    try:
+        connection.putrequest(method, parts.path)
+        for key, value in headers.items():
+            connection.putheader(key, value)
+        connection.endheaders()
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
 def _multipart(size: int) -> tuple[bytes, str]:
     boundary = "chatdocs-boundary"
     body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
@@ -115,7 +130,9 @@ def test_uploads_keep_xsrf_protection_through_the_proxy(stack: Stack) -> None:
     big, content_type = _multipart(2 * 1024 * 1024)
     good["Content-Type"] = content_type
     assert _request(upload, "PUT", big, good)[0] == 400  # reaches the app
-    assert _request(upload.replace(stack.proxy, stack.naive), "PUT", big, good)[0] == 413
+    # nginx refuses on the headers alone (and may reset a client still sending the body).
+    assert _status_from_headers(upload.replace(stack.proxy, stack.naive), "PUT",
+                                {**good, "Content-Length": str(len(big))}) == 413
 
 
 def test_websocket_needs_the_visitors_host_passed_on(stack: Stack) -> None:

@@ -130,3 +130,15 @@ def ocr_pages(pdf: Any, indexes: list[int], setting: str, sample: str,
     finally:
         reader.close()
     return done, language
+
+
+def page_list(pages: list[int]) -> str:
+    """"page 3", "pages 1-4, 7"."""
+    runs: list[list[int]] = []
+    for p in pages:
+        if runs and p == runs[-1][-1] + 1:
+            runs[-1].append(p)
+        else:
+            runs.append([p])
+    text = ", ".join(f"{r[0]}-{r[-1]}" if len(r) > 1 else f"{r[0]}" for r in runs)
+    return f"page {text}" if len(pages) == 1 else f"pages {text}"

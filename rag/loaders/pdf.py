@@ -29,7 +29,7 @@ from rag.loaders.common import (
     strip_line_ends,
     too_much_text,
 )
-from rag.loaders.ocr import OcrPage, ocr_pages
+from rag.loaders.ocr import OcrPage, ocr_pages, page_list
 from rag.loaders.pdf_layout import (
     PageLines,
     drop_leader_blocks,
@@ -195,22 +195,10 @@ def read_pdf(data: bytes, file_name: str, options: ParseOptions | None = None) -
     confidence = sum(r.confidence for r in ocr.values()) / len(ocr) if ocr else 0.0
     if ocr:
         verb = "was" if len(ocr) == 1 else "were"
-        warnings.append(f"{_page_list(sorted(i + 1 for i in ocr))} had no text layer and "
+        warnings.append(f"{page_list(sorted(i + 1 for i in ocr))} had no text layer and "
                         f"{verb} read by OCR (mean confidence {confidence:.0f}%)")
     sections = layout_sections([p or PageLines([]) for p in pages], outline)
     return PdfText(sections, n_pages, warnings, sorted(i + 1 for i in ocr), round(confidence, 1))
-
-
-def _page_list(pages: list[int]) -> str:
-    """"page 3", "pages 1-4, 7"."""
-    runs: list[list[int]] = []
-    for p in pages:
-        if runs and p == runs[-1][-1] + 1:
-            runs[-1].append(p)
-        else:
-            runs.append([p])
-    text = ", ".join(f"{r[0]}-{r[-1]}" if len(r) > 1 else f"{r[0]}" for r in runs)
-    return f"page {text}" if len(pages) == 1 else f"pages {text}"
 
 
 def _ocr_missing(pdf: Any, pages: list[PageLines | None], silent: set[int],
