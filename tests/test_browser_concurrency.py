@@ -48,9 +48,9 @@ from rag.library import library_root
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-BURST_S = 150  # the whole burst of actions
-ACTION_S = 120  # one action (a question waits for the others' answers: one model)
-READY_S = 60  # opening a tab and getting it ready
+BURST_S = 210  # the whole burst of actions
+ACTION_S = 180  # one action (a question waits for the others' answers: one model)
+READY_S = 90  # opening a tab and getting it ready (the first waits for the models to load)
 PRELOADED = {
     "lighthouse.md": "# Lighthouse\n\nThe Punta Lagunaverde lighthouse is 47 metres tall. "
                      "It was built in 1911 by the engineer Tomas Arriaga.\n",
@@ -66,7 +66,9 @@ QUESTIONS = ["How tall is the Punta Lagunaverde lighthouse?",
              "When was the Rio Claro bridge opened?",
              "How many kilos of maize does the Santa Ana windmill grind every day?"]
 UPLOAD_SEEDS = [201, 202, 203, 204]  # doc-201.md, doc-202.pdf, doc-203.docx, doc-204.txt
-CITATION = re.compile(r"\[\d+\] (.+?)(?:, pág\. \d+)?(?= · \[\d+\] |$)")
+# "[1] manual.pdf, pág. 3 · Section": the file name, without page or section
+CITATION = re.compile(r"\[\d+\] (.+?)(?:, pág\. \d+)?(?: · (?!\[\d+\] )[^·]+?)?(?= · \[\d+\] |$)")
+BADGE = re.compile(r"Respaldo \d")  # the grounding badge above the answer text
 
 
 def _preload(data: Path, folder: Path) -> None:
@@ -151,7 +153,11 @@ class Tabs:
             sources = answer.get_by_text(re.compile(r"Fuentes:.*\[1\]"))
             await expect(sources).to_be_visible()
             await _idle(page)
-            text = await answer.get_by_test_id("stMarkdownContainer").first.inner_text()
+            # the answer's text: the Markdown after the grounding badge (what the
+            # documents say may come first when the answer is not trusted)
+            texts = await answer.get_by_test_id("stMarkdownContainer").all_inner_texts()
+            badge = next((i for i, t in enumerate(texts) if BADGE.search(t)), -1)
+            text = texts[badge + 1] if badge + 1 < len(texts) else ""
             cited = (await sources.inner_text()).split(":", 1)[1].strip()
             return {"answer": text, "cited": CITATION.findall(cited)}
 
