@@ -48,8 +48,8 @@ from rag.library import library_root
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-BURST_S = 210  # the whole burst of actions
-ACTION_S = 180  # one action (a question waits for the others' answers: one model)
+BURST_S = 150  # the whole burst of actions
+ACTION_S = 120  # one action (a question waits for the others' answers: one model)
 READY_S = 90  # opening a tab and getting it ready (the first waits for the models to load)
 PRELOADED = {
     "lighthouse.md": "# Lighthouse\n\nThe Punta Lagunaverde lighthouse is 47 metres tall. "
