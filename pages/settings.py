@@ -121,7 +121,7 @@ def use_model(settings: Settings, file_name: str) -> None:
 
 def gallery_entry(settings: Settings, model: gallery.GalleryModel, busy: set[str]) -> None:
     fit = gallery.machine_fit(model, settings.models_dir, settings.n_threads)
-    with st.container(border=True):
+    with st.container(border=True, key=f"gallery_card_{model.id}"):
         name, action = st.columns([3, 1.2], vertical_alignment="center")
         name.markdown(f"**{i18n.plain(model.name)}**  \n{i18n.plain(model.note(LANG))}")
         name.caption(i18n.plain(t(

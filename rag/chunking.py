@@ -25,6 +25,10 @@ MAX_HEADING_CHARS = 200
 chunk of its section (a 20,000-word heading once made a 37 KB file take 21 MB)."""
 
 CountTokens = Callable[[list[str]], list[int]]
+COUNT_WINDOW_CHARS = 100_000
+"""Text is tokenized at most this many characters at a time (only its counts are kept):
+tokenizing a 10 MB section in one call held its 5 million ids at once (+240 MB)."""
+COUNT_BATCH = 256
 
 
 def text_hash(text: str) -> str:
@@ -62,16 +66,26 @@ class Chunker:
         self.chunk_tokens, self.overlap_tokens = chunk_tokens, overlap_tokens
         self.max_tokens = max(max_tokens, chunk_tokens)
 
+    def _total_tokens(self, text: str) -> int:
+        """Tokens in ``text``, counted window by window (a window's edge may split a word:
+        the sum only sizes the split)."""
+        return sum(self.count_tokens([text[i : i + COUNT_WINDOW_CHARS]])[0]
+                   for i in range(0, max(len(text), 1), COUNT_WINDOW_CHARS))
+
+    def _counts(self, pieces: list[str]) -> list[int]:
+        return [n for i in range(0, len(pieces), COUNT_BATCH)
+                for n in self.count_tokens(pieces[i : i + COUNT_BATCH])]
+
     def split_text(self, text: str) -> list[str]:
         """Pieces of ``text`` of about ``chunk_tokens`` tokens, none over ``max_tokens``."""
-        total = self.count_tokens([text])[0]
+        total = self._total_tokens(text)
         if total <= self.chunk_tokens:
             return [text.strip()] if text.strip() else []
         chars_per_token = len(text) / max(total, 1)
         pieces = _split(text, int(self.chunk_tokens * chars_per_token),
                         int(self.overlap_tokens * chars_per_token))
         sized: list[str] = []
-        for piece, tokens in zip(pieces, self.count_tokens(pieces), strict=True):
+        for piece, tokens in zip(pieces, self._counts(pieces), strict=True):
             if tokens <= self.max_tokens:
                 sized.append(piece)
             else:  # denser than the section on average: split it at its own ratio

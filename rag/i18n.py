@@ -310,12 +310,13 @@ def count(unit: str, value: int, lang: str) -> str:
 def error_text(code: str, message: str, lang: str, **params: object) -> str:
     """An engine error (by ``code`` and ``params``) in ``lang``, as inert Markdown: the
     parameters (file names, paths: values from documents and people) are escaped with
-    :func:`plain`, and so is the English ``message`` used when there is no translation or a
-    parameter is missing."""
+    :func:`plain`, and so is the English ``message`` (also available to a translation as
+    ``{message}``) used when there is no translation or a parameter is missing."""
     if code not in ERRORS:
         return plain(message) if message else t("error.unexpected", lang)
     try:
-        return _pick(ERRORS[code], lang).format(**{k: plain(str(v)) for k, v in params.items()})
+        values = {"message": plain(message), **{k: plain(str(v)) for k, v in params.items()}}
+        return _pick(ERRORS[code], lang).format(**values)
     except (KeyError, IndexError):
         return plain(message) if message else t("error.unexpected", lang)
 

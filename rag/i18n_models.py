@@ -51,6 +51,10 @@ STRINGS: dict[str, tuple[str, str]] = {
 }
 
 ERRORS: dict[str, tuple[str, str]] = {
+    "download_failed": ("La descarga no se completó y no se guardó nada en la carpeta de "
+                        "modelos. Detalle: {message}",
+                        "The download did not complete and nothing was kept in the models "
+                        "folder. Details: {message}"),
     "offline": ("Sin conexión: no se puede llegar a {host}. La galería necesita Internet; sin "
                 "conexión, copia un archivo .gguf en la carpeta de modelos.",
                 "No connection: {host} cannot be reached. The gallery needs the Internet; "

@@ -251,11 +251,11 @@ class Library(VectorStore):
         self._db.executemany(
             "INSERT INTO chunks (document_id, ordinal, page, heading, text, content_hash)"
             " VALUES (?, ?, ?, ?, ?, ?)",
-            [(doc_id, c.ordinal, c.page, c.heading, c.text, c.content_hash) for c in chunks])
+            ((doc_id, c.ordinal, c.page, c.heading, c.text, c.content_hash) for c in chunks))
         self._db.executemany(
             "INSERT OR IGNORE INTO embeddings VALUES (?, ?)",
-            [(c.content_hash, np.asarray(v, np.float32).tobytes())
-             for c, v in zip(chunks, vectors, strict=True)])
+            ((c.content_hash, np.asarray(v, np.float32).tobytes())  # one row at a time
+             for c, v in zip(chunks, vectors, strict=True)))
         return ("replaced" if old else "added"), document.file_name
 
     def delete_document(self, name: str) -> None:

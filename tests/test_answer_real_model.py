@@ -60,16 +60,6 @@ def test_no_markup_reaches_the_person_even_mid_stream(service, question, languag
     assert 0.0 <= answer.assessment.grounding.supported <= 1.0
 
 
-def test_model_left_alone_does_echo_markup(service) -> None:
-    """What the filter is for: the same model, unfiltered, writes prompt markup."""
-    from rag import prompts
-
-    sources = service.search(QUESTIONS[1][0])
-    messages = prompts.answer_messages(QUESTIONS[1][0], sources, [], "en")
-    raw = "".join(service.llm.stream_chat(messages, 96, 0.0))
-    assert markup.find_marker(raw) >= 0, raw
-
-
 def test_follow_up_rewrite_is_on_topic_or_replaced(service) -> None:
     history = [Turn("user", "¿Cómo se configura la red en Debian?"),
                Turn("assistant", "Se edita /etc/network/interfaces.")]

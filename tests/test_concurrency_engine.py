@@ -83,7 +83,11 @@ class Ledger:
 
     def text_belongs(self, name: str, passage: str) -> bool:
         with self.lock:
-            return any(_squash(passage) in text for text in self.texts.get(name, ()))
+            # A passage given to the model may be focused: sentences of one chunk joined
+            # by "…" (rag/passages.py); each of its pieces must come from the document.
+            pieces = [_squash(p) for p in passage.split("…") if p.strip()]
+            return bool(pieces) and any(all(p in text for p in pieces)
+                                        for text in self.texts.get(name, ()))
 
 
 @pytest.fixture(scope="module")

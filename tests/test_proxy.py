@@ -129,7 +129,11 @@ def test_uploads_keep_xsrf_protection_through_the_proxy(stack: Stack) -> None:
 
     big, content_type = _multipart(2 * 1024 * 1024)
     good["Content-Type"] = content_type
-    assert _request(upload, "PUT", big, good)[0] == 400  # reaches the app
+    # A 2 MB upload passes the shipped proxy's body limit and reaches the app. Asked on the
+    # headers alone: the app refuses an unknown session before reading the body and closes
+    # the connection, so nginx still streaming a body to it would get a reset (502), a race.
+    assert _status_from_headers(upload, "PUT",
+                                {**good, "Content-Length": str(len(big))}) == 400
     # nginx refuses on the headers alone (and may reset a client still sending the body).
     assert _status_from_headers(upload.replace(stack.proxy, stack.naive), "PUT",
                                 {**good, "Content-Length": str(len(big))}) == 413
