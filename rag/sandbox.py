@@ -36,6 +36,7 @@ import hashlib
 import json
 import logging
 import os
+import resource
 import select
 import signal
 import subprocess
@@ -108,6 +109,9 @@ class _Worker:
         self._buffer = bytearray()
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_ROOT), env.get("PYTHONPATH")]))
+        # Linux carries the parent's peak resident set into a child's ru_maxrss across
+        # fork/exec, so the worker's own peak shows only when it is above the app's.
+        self._inherited_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         self.proc = subprocess.Popen(  # our own interpreter and module
             [sys.executable, "-m", "rag.sandbox_worker", str(memory_mb)], cwd=_ROOT, env=env,
             bufsize=0, stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True)
@@ -188,7 +192,8 @@ class _Worker:
         for pipe in (self.proc.stdin, self.proc.stdout):
             with contextlib.suppress(OSError):
                 pipe.close()  # type: ignore[union-attr]
-        return self.proc.returncode, usage.ru_maxrss / 1024  # Linux: kB
+        own_kb = usage.ru_maxrss if usage.ru_maxrss > self._inherited_kb else 0  # Linux: kB
+        return self.proc.returncode, own_kb / 1024
 
     def exited(self) -> bool:
         """True if the worker is gone (it was killed while idle, say)."""

@@ -165,8 +165,11 @@ def test_accounts_end_to_end(tmp_path: Path) -> None:
                 assert "Sesión de" not in thief.get_by_test_id("stSidebar").inner_text()
 
                 # wrong passwords fail, then a loop of them is slowed down
+                # A lock that expires while a slow browser types the next guess lets that
+                # guess fail again and doubles the lock, so the waits grow 1, 2, 4, 8 s...
+                # in however many attempts the machine's speed allows (bounded here).
                 waits = []  # per attempt: 0 for "wrong password", else the wait announced
-                for attempt in range(16):
+                for attempt in range(40):
                     _log_in(thief, url, "ana", f"guess number {attempt}")
                     alert = thief.get_by_test_id("stAlertContentError")
                     expect(alert).to_be_visible()

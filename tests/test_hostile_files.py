@@ -322,6 +322,16 @@ def test_one_upload_with_hostile_and_good_files(service):
 
 
 
+def test_a_dead_workers_peak_memory_is_its_own_not_the_apps():
+    """Linux carries a parent's peak resident set into its child's ``ru_maxrss``: in an app
+    holding the models (> half the worker's limit) every crashed reader looked like a
+    memory death ("needs more than 1024 MB") instead of a damaged file."""
+    ballast = b"\x01" * (700 * 2**20)  # this process now peaks above 700 MB
+    worker = sandbox._Worker(1024)
+    _status, peak_mb = worker.kill()
+    assert len(ballast) and peak_mb < 300, peak_mb
+
+
 def test_worker_is_reused_and_cheap_per_file():
     """100 small files pay for one worker start; the per-file cost of the process boundary
     is measured against parsing in this process (written to sandbox_overhead.json)."""
