@@ -34,6 +34,7 @@ from rag.errors import DocumentNotFoundError, EmbedderMismatchError, InvalidName
 from rag.library_index import CHANGE_LOG, SyncedIndex
 from rag.schema import Chunk, DocumentInfo, LoadedDocument
 from rag.settings import Settings
+from rag.sqlite_readers import ReaderPool
 from rag.storage_io import atomic_write_bytes
 from rag.store import ChunkRow, LibraryKey, VectorStore
 
@@ -90,6 +91,7 @@ class Library(VectorStore):
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA secure_delete=ON")  # deleted text is overwritten with zeros
+        self._readers = ReaderPool(root / "library.sqlite3")
         with self._lock, self._file_lock:
             self._db.executescript(SCHEMA)
             keywords.create_fts(self._db)
@@ -310,8 +312,8 @@ class Library(VectorStore):
 
     def keyword_search(self, query: str, k: int,
                        documents: list[str] | None = None) -> list[tuple[int, float]]:
-        with self._lock:
-            return keywords.keyword_search(self._db, query, k, documents)
+        with self._readers.connection() as db:
+            return keywords.keyword_search(db, query, k, documents)
 
     def vectors(self, ids: list[int]) -> np.ndarray:
         with self._lock:
@@ -321,12 +323,13 @@ class Library(VectorStore):
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))
-        with self._lock:
-            rows = self._db.execute(
+        with self._readers.connection() as db:
+            rows = db.execute(
                 f"SELECT c.id, d.name, c.page, c.heading, c.text FROM chunks c "  # noqa: S608
                 f"JOIN documents d ON d.id = c.document_id WHERE c.id IN ({marks})", ids)
             return {r[0]: (r[1], r[2], r[3], r[4]) for r in rows}
 
     def close(self) -> None:
+        self._readers.close()
         with self._lock:
             self._db.close()

@@ -3,6 +3,8 @@ fusion, with near-duplicate passages collapsed. Works on any :class:`~rag.store.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 from rag.embedding import Embedder
@@ -17,6 +19,9 @@ NEAR_DUPLICATE_COSINE = 0.97
 # XQuAD with all-MiniLM-L6-v2 (recall@1, es->es): 0.60 at equal weights, 0.68 at half.
 ENGLISH_ONLY_DENSE_WEIGHT = 0.5
 MIN_QUOTE_CHARS = 24  # a query this long found verbatim in a passage ranks that passage first
+# Keyword searches run here while the calling thread embeds the query and searches the
+# vectors: both halves release the GIL (SQLite, the embedder, FAISS).
+_KEYWORD_SEARCHES = ThreadPoolExecutor(max_workers=4, thread_name_prefix="keyword-search")
 
 
 def reciprocal_rank_fusion(rankings: list[list[int]], weights: list[float] | None = None,
@@ -51,9 +56,10 @@ def hybrid_search(library: VectorStore, embedder: Embedder, query: str, k: int =
         return []
     documents = documents or None
     depth = max(30, 5 * k)
+    keyword_search = _KEYWORD_SEARCHES.submit(library.keyword_search, query, depth, documents)
     query_vector = embedder.embed_query(query)
     dense = library.dense_search(query_vector, depth, documents)
-    keyword = library.keyword_search(query, depth, documents)
+    keyword = keyword_search.result()
     dense_weight = 1.0 if embedder.multilingual else ENGLISH_ONLY_DENSE_WEIGHT
     fused = reciprocal_rank_fusion([[i for i, _ in dense], [i for i, _ in keyword]],
                                    [dense_weight, 1.0])
