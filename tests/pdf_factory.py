@@ -127,3 +127,36 @@ def make_pdf(
     buf = io.BytesIO()
     writer.write(buf)
     return buf.getvalue()
+
+
+def _text_string(value: str) -> bytes:
+    """A PDF text string in UTF-16BE with its byte order mark (any character)."""
+    return b"<FEFF" + value.encode("utf-16-be").hex().upper().encode() + b">"
+
+
+def make_form_pdf(text: str, fields: list[dict]) -> bytes:
+    """A one-page PDF with a filled-in AcroForm: ``text`` on the page and one text field
+    (a widget annotation) per item of ``fields``: ``{"name", "value"}`` plus optional
+    ``"tooltip"`` (``/TU``) and ``"hidden": True``. No appearance streams
+    (``/NeedAppearances``), as many form fillers save them."""
+    first_field = 6
+    refs = b" ".join(b"%d 0 R" % (first_field + i) for i in range(len(fields)))
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [" + refs + b"] "
+        b"/NeedAppearances true /DA (/Helv 10 Tf 0 g) /DR << /Font << /Helv 3 0 R >> >> >> >>",
+        b"<< /Type /Pages /Kids [4 0 R] /Count 1 >>",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 %d %d] /Resources << /Font << /F1 3 0 R"
+        b" >> >> /Contents 5 0 R /Annots [" % (PAGE_WIDTH, PAGE_HEIGHT) + refs + b"] >>",
+    ]
+    stream = _content_stream(text, 11.0)
+    objects.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"endstream")
+    for i, field in enumerate(fields):
+        top = PAGE_HEIGHT - 200 - 30 * i
+        objects.append(
+            b"<< /Type /Annot /Subtype /Widget /FT /Tx /P 4 0 R /T " + _text_string(
+                field["name"]) + b" /V " + _text_string(field["value"])
+            + (b" /TU " + _text_string(field["tooltip"]) if field.get("tooltip") else b"")
+            + b" /F %d /Rect [200 %d 500 %d] /DA (/Helv 10 Tf 0 g) >>"
+            % (2 if field.get("hidden") else 4, top - 20, top))
+    return pdf_from_objects(objects)

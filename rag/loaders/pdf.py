@@ -30,6 +30,7 @@ from rag.loaders.common import (
     too_much_text,
 )
 from rag.loaders.ocr import OcrPage, ocr_pages, page_list
+from rag.loaders.pdf_forms import form_lines
 from rag.loaders.pdf_layout import (
     PageLines,
     drop_leader_blocks,
@@ -111,7 +112,7 @@ def _open_pdf(data: bytes, file_name: str) -> tuple[Any, Any]:
     import pypdfium2.raw as pdfium_c
 
     try:
-        return pdfium.PdfDocument(data), None
+        pdf = pdfium.PdfDocument(data)
     except pdfium.PdfiumError as exc:
         if exc.err_code in (pdfium_c.FPDF_ERR_PASSWORD, pdfium_c.FPDF_ERR_SECURITY):
             raise EncryptedFileError(PROTECTED.format(file_name), name=file_name) from exc
@@ -120,6 +121,12 @@ def _open_pdf(data: bytes, file_name: str) -> tuple[Any, Any]:
             raise CorruptFileError(DAMAGED.format(file_name), name=file_name) from exc
         log.warning("pdfium cannot open %s (%s); using pypdf", file_name, exc)
         return None, reader
+    try:  # before any page is loaded: filled-in form fields are read with the text
+        pdf.init_forms()
+    except pdfium.PdfiumError as exc:
+        log.warning("the form of %s cannot be read (%s): its field values are left out",
+                    file_name, exc)
+    return pdf, None
 
 
 def _pdfium_page(pdf: Any, index: int) -> tuple[PageLines | None, bool]:
@@ -129,7 +136,7 @@ def _pdfium_page(pdf: Any, index: int) -> tuple[PageLines | None, bool]:
     try:
         page = pdf[index]
         textpage = page.get_textpage()
-        lines = pdfium_lines(textpage)
+        lines = pdfium_lines(textpage) + form_lines(pdf, page)
         height = float(page.get_height())
         blank = pdfium_c.FPDFPage_CountObjects(page.raw) == 0
         textpage.close()
