@@ -7,7 +7,7 @@ the LangChain tutorial pipeline with the same model.
 .venv/bin/python -m bench.answers --model models/Qwen2.5-1.5B-Instruct-Q4_K_M.gguf
 ```
 
-Corpus: the first ``--articles`` XQuAD articles per language (``../shared/data/xquad``),
+Corpus: the first ``--articles`` XQuAD articles per language (``bench.corpus.xquad_dir``),
 one ``.txt`` each; questions spread over them. Both pipelines get the same documents,
 questions and GGUF (threads, context, max tokens, temperature as the project's settings).
 
@@ -35,13 +35,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.common import ROOT, load_average, machine_meta
+from bench.corpus import xquad_dir
 
 log = logging.getLogger("bench.answers")
-XQUAD = ROOT.parent / "shared" / "data" / "xquad"
 
 
 def load_xquad(lang: str, articles: int, questions: int) -> tuple[dict[str, str], list[dict]]:
-    data = json.loads((XQUAD / f"xquad.{lang}.json").read_text(encoding="utf-8"))["data"]
+    data = json.loads((xquad_dir() / f"xquad.{lang}.json").read_text(encoding="utf-8"))["data"]
     docs, pools = {}, []
     for number, article in enumerate(data[:articles]):
         name = f"{lang}-{number:02d}-{article['title'][:40]}.txt".replace("/", "-")

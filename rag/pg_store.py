@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from rag import keywords, pg_schema
+from rag import pg_keywords, pg_schema
 from rag.errors import DocumentNotFoundError, EmbedderMismatchError, StoreUnavailableError
 from rag.library import check_library_name
 from rag.schema import Chunk, DocumentInfo, LoadedDocument
@@ -257,19 +257,8 @@ class PostgresLibrary(VectorStore):
 
     def keyword_search(self, query: str, k: int,
                        documents: list[str] | None = None) -> list[tuple[int, float]]:
-        terms = keywords.query_terms(query)
-        if not terms or k <= 0 or (documents is not None and not documents):
-            return []
-        expression = " | ".join(terms)  # [a-z0-9]+ words: no tsquery syntax can slip in
-        where = "" if documents is None else (
-            "AND c.document_id IN (SELECT id FROM rag_documents WHERE library_id = %(lib)s "
-            "AND name = ANY(%(docs)s))")
-        rows = self._all(
-            "WITH q AS (SELECT to_tsquery('spanish', %(e)s) || to_tsquery('english', %(e)s) "  # noqa: S608
-            f"AS q) SELECT c.id, ts_rank(c.tsv, q.q) AS r FROM rag_chunks c, q WHERE "
-            f"c.library_id = %(lib)s AND c.tsv @@ q.q {where} ORDER BY r DESC LIMIT %(k)s",
-            {"e": expression, "lib": self._id, "docs": list(documents or []), "k": k})
-        return [(int(i), float(r)) for i, r in rows]
+        with self._connection() as conn:
+            return pg_keywords.keyword_search(conn, self._id, query, k, documents)
 
     def vectors(self, ids: list[int]) -> np.ndarray:
         out = np.zeros((len(ids), self.dim), dtype=np.float32)

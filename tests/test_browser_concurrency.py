@@ -133,7 +133,13 @@ class Tabs:
         self.ready += 1
         await self.go.wait()
         entry["start_s"] = round(time.monotonic() - self.started, 2)
-        entry["result"] = await asyncio.wait_for(action(page), ACTION_S)
+        try:
+            entry["result"] = await asyncio.wait_for(action(page), ACTION_S)
+        except BaseException:  # what the tab showed when it failed or timed out
+            ARTIFACTS.mkdir(exist_ok=True)
+            shot = ARTIFACTS / f"concurrency-{kind}-{len(self.log)}-{id(page) % 997}.png"
+            await asyncio.shield(page.screenshot(path=str(shot), full_page=True))
+            raise
         entry["end_s"] = round(time.monotonic() - self.started, 2)
         return entry
 

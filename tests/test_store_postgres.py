@@ -130,6 +130,26 @@ def test_users_libraries_are_kept_apart(database, tmp_path, monkeypatch):
         beto.read_original("secreto.txt")
 
 
+def test_keyword_queries_keep_their_rarest_words_within_the_budget(database, tmp_path,
+                                                                  monkeypatch):
+    """Ranking reads each matching chunk's tsvector: a word found in more chunks than the
+    budget allows is left out of the query (the rare one still finds its chunk), as in the
+    embedded store."""
+    from rag import pg_keywords
+
+    settings = load_settings(tmp_path, database_url=database)
+    library = PostgresLibrary.open(LibraryKey(str(tmp_path), "budget"), "test", 8, settings)
+    _add(library, "comun.txt", [f"cooperativa número {i}" for i in range(30)], 1)
+    _add(library, "raro.txt", ["la cooperativa de Baracoa"], 2)
+    both = "cooperativa Baracoa"
+    assert len(library.keyword_search(both, 50)) == 31  # within the default budget
+    monkeypatch.setattr(pg_keywords, "POSTINGS_BUDGET", 10)
+    found = library.keyword_search(both, 50)
+    assert library.chunk_rows([i for i, _ in found]) and len(found) == 1
+    assert library.chunk_rows([found[0][0]])[found[0][0]][0] == "raro.txt"
+    assert len(library.keyword_search("cooperativa", 50)) == 31  # the rarest word stays
+
+
 def test_hnsw_search_matches_exact_search(database, tmp_path):
     settings = load_settings(tmp_path, database_url=database)
     library = PostgresLibrary.open(LibraryKey(str(tmp_path), "ann"), "test", 32, settings)
