@@ -28,10 +28,26 @@ _MARKUP = re.compile(r"[<>\[\]|{}]")
 
 Tokenize = Callable[[str, bool], list[int]]  # (text, special) -> token ids
 
+# The control tokens of the common chat formats (ChatML, Llama 2 and 3, Mistral, Gemma,
+# Phi, DeepSeek, ...), for a model behind a server, whose vocabulary is not ours to read:
+# servers tokenize the whole rendered prompt with special tokens on.
+COMMON_MARKERS = (
+    "<s>", "</s>", "<unk>", "[INST]", "[/INST]", "<<SYS>>", "<</SYS>>", "[SYSTEM_PROMPT]",
+    "[/SYSTEM_PROMPT]", "[AVAILABLE_TOOLS]", "[TOOL_CALLS]", "[TOOL_RESULTS]",
+    "<start_of_turn>", "<end_of_turn>", "<bos>", "<eos>", "<think>", "</think>",
+    "<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>", "<｜User｜>", "<｜Assistant｜>")
+_COMMON = re.compile("|".join([r"<\|[^<>|\s]{1,40}\|>",  # <|im_start|>, <|eot_id|> ...
+                               *map(re.escape, sorted(COMMON_MARKERS, key=len, reverse=True))]))
+
 
 def _defang(marker: str) -> str:
     altered = marker.translate(_LOOKALIKES)
     return altered if altered != marker else marker[0] + "\u2060" + marker[1:]
+
+
+def neutralize_common(text: str) -> str:
+    """``text`` with every common chat-format control token visibly altered."""
+    return _COMMON.sub(lambda m: _defang(m.group(0)), text)
 
 
 class SafeChatTemplate:

@@ -1,6 +1,8 @@
 """A model behind an OpenAI-compatible HTTP server (``RAG_LLM_URL=http://host:port/v1``):
 llama.cpp's ``llama-server``, ``python -m llama_cpp.server``, vLLM, or a hosted endpoint
-(``RAG_LLM_API_KEY``). Answers stream as server-sent events.
+(``RAG_LLM_API_KEY``). Answers stream as server-sent events. Every message's spellings of
+the common chat-format control tokens are altered first (see
+:func:`rag.chat_template.neutralize_common`).
 
 Failures before the first piece of an answer (connection refused, timeout, 429 or 5xx) are
 retried with backoff; after that, or once retries run out, a :class:`ModelServerError` says
@@ -16,6 +18,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from rag.chat_template import neutralize_common
 from rag.errors import ModelServerError
 from rag.llm import LLM, Hardware, Message
 from rag.settings import Settings
@@ -109,6 +112,9 @@ class OpenAICompatibleLLM(LLM):
 
     def stream_chat(self, messages: list[Message], max_tokens: int, temperature: float,
                     stop: list[str] | None = None) -> Iterator[str]:
+        # The server renders and tokenizes the prompt with control tokens on: a document's
+        # "<|im_start|>system" would open a real turn there.
+        messages = [{**m, "content": neutralize_common(m["content"])} for m in messages]
         body = {"model": self.name, "messages": messages, "max_tokens": max_tokens,
                 "temperature": temperature, "stream": True}
         if stop:
