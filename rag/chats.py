@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from rag.library import library_root
+from rag.library_schema import library_root
 from rag.schema import Answer, Turn
 from rag.storage_io import atomic_write_text
 

@@ -4,7 +4,8 @@ Layout of ``<data_dir>/libraries/<name>/``:
 
 - ``library.sqlite3``: documents, chunks, their full-text index (FTS5, see
   :mod:`rag.keywords`), an embedding cache keyed by chunk hash, and a log of chunk changes
-  (SQLite transactions make each change all-or-nothing, even under ``kill -9``);
+  (SQLite transactions make each change all-or-nothing, even under ``kill -9``; tables and
+  set-up in :mod:`rag.library_schema`);
 - ``index-<seq>.faiss`` + ``index.json``: the FAISS index as of change ``seq``; opening
   loads it and applies the later changes (see :mod:`rag.library_index`);
 - ``files/``: the original uploads, so a library can be re-indexed and nothing is lost.
@@ -18,8 +19,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
-import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,9 +28,10 @@ from pathlib import Path
 import numpy as np
 from filelock import FileLock
 
-from rag import keywords
-from rag.errors import DocumentNotFoundError, EmbedderMismatchError, InvalidNameError
-from rag.library_index import CHANGE_LOG, SyncedIndex
+from rag import keywords, library_schema
+from rag.errors import DocumentNotFoundError
+from rag.library_index import SyncedIndex
+from rag.library_schema import library_root
 from rag.schema import Chunk, DocumentInfo, LoadedDocument
 from rag.settings import Settings
 from rag.sqlite_readers import ReaderPool
@@ -39,35 +39,6 @@ from rag.storage_io import atomic_write_bytes
 from rag.store import ChunkRow, LibraryKey, VectorStore
 
 log = logging.getLogger(__name__)
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS documents (
-    id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, kind TEXT NOT NULL,
-    pages INTEGER NOT NULL, characters INTEGER NOT NULL, content_hash TEXT NOT NULL,
-    added_at TEXT NOT NULL, warnings TEXT NOT NULL DEFAULT '[]');
-CREATE INDEX IF NOT EXISTS documents_hash ON documents(content_hash);
-CREATE TABLE IF NOT EXISTS chunks (
-    id INTEGER PRIMARY KEY, document_id INTEGER NOT NULL REFERENCES documents(id),
-    ordinal INTEGER NOT NULL, page INTEGER, heading TEXT NOT NULL, text TEXT NOT NULL,
-    content_hash TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS chunks_document ON chunks(document_id);
-CREATE TABLE IF NOT EXISTS embeddings (content_hash TEXT PRIMARY KEY, vector BLOB NOT NULL);
-""" + CHANGE_LOG
-
-LIBRARY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-
-
-def check_library_name(name: str) -> str:
-    if not LIBRARY_NAME.match(name) or ".." in name:
-        raise InvalidNameError(f"Invalid library name '{name}': use letters, digits, '-', '_'.",
-                               name=name)
-    return name
-
-
-def library_root(data_dir: str | Path, name: str) -> Path:
-    return Path(data_dir) / "libraries" / check_library_name(name)
-
 
 class Library(VectorStore):
     @classmethod
@@ -86,17 +57,12 @@ class Library(VectorStore):
         (root / "files").mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
         self._file_lock = FileLock(str(root / "write.lock"))
-        self._db = sqlite3.connect(root / "library.sqlite3", check_same_thread=False,
-                                   isolation_level=None, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA secure_delete=ON")  # deleted text is overwritten with zeros
+        self._db = library_schema.connect(root / "library.sqlite3")
         self._readers = ReaderPool(root / "library.sqlite3")
         with self._lock, self._file_lock:
-            self._db.executescript(SCHEMA)
-            keywords.create_fts(self._db)
+            library_schema.create(self._db)
             with self._write():
-                self._check_embedder(adopt)
+                library_schema.check_embedder(self._db, embedder_name, dim, adopt)
             self._index = SyncedIndex(root, dim, ann_min)
             self._index.refresh(self._db)
             self._index.save_if_due(self._db)  # a rebuilt index is written once
@@ -114,28 +80,6 @@ class Library(VectorStore):
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
-
-    def _meta(self, key: str, default: str = "") -> str:
-        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else default
-
-    def _set_meta(self, key: str, value: object) -> None:
-        self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, str(value)))
-
-    def _check_embedder(self, adopt: bool) -> None:
-        stored, count = self._meta("embedder"), self._count("chunks")
-        if stored and stored != self.embedder_name and count and adopt:
-            self._db.execute("DELETE FROM chunks")
-        elif stored and stored != self.embedder_name and count:
-            raise EmbedderMismatchError(
-                f"This library was indexed with the embedder '{stored}', but '"
-                f"{self.embedder_name}' is selected. Re-index the library (Documents page, "
-                "or `python -m rag reindex`) or select the previous embedder.",
-                stored=stored, selected=self.embedder_name)
-        if stored != self.embedder_name:
-            self._db.execute("DELETE FROM embeddings")
-            self._set_meta("embedder", self.embedder_name)
-            self._set_meta("dim", self.dim)
 
     def _count(self, table: str) -> int:
         return self._db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]  # noqa: S608

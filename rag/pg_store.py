@@ -21,7 +21,7 @@ import numpy as np
 
 from rag import pg_keywords, pg_schema
 from rag.errors import DocumentNotFoundError, EmbedderMismatchError, StoreUnavailableError
-from rag.library import check_library_name
+from rag.library_schema import check_library_name
 from rag.schema import Chunk, DocumentInfo, LoadedDocument
 from rag.settings import Settings
 from rag.store import ChunkRow, LibraryKey, VectorStore
