@@ -97,11 +97,12 @@ def sidebar_status(lang: str) -> None:
 MEMBER_PATHS = ("chat", "documents", "settings", "account")
 
 
-def _leading_to(target: st.Page) -> list[st.Page]:
-    """Hidden pages at the members' paths that take a stranger to ``target`` (the login or
-    first-account form) instead of Streamlit's "Page not found" dialog."""
-    return [st.Page(lambda: st.switch_page(target), title=target.title, url_path=path,
-                    visibility="hidden") for path in MEMBER_PATHS]
+def _served_at(script: str, title: str, paths: tuple[str, ...] | list[str]) -> list[st.Page]:
+    """Hidden pages that serve ``script`` at other ``paths`` too, instead of Streamlit's
+    "Page not found" dialog. They run the page itself, not ``st.switch_page``: a browser
+    can stay on the alias's page, and every rerun through a switch drops what the person
+    just sent (a chat question, a login form)."""
+    return [st.Page(script, title=title, url_path=path, visibility="hidden") for path in paths]
 
 
 def public_pages(lang: str):
@@ -111,13 +112,14 @@ def public_pages(lang: str):
                        title=i18n.t("nav.setup" if accounts.needs_setup() else "nav.register",
                                     lang))
     if accounts.needs_setup():
-        return st.navigation([register, *_leading_to(register)], position="hidden")
+        return st.navigation([register, *_served_at("pages/register.py", register.title,
+                                                    MEMBER_PATHS)], position="hidden")
     login = st.Page("pages/login.py", title=i18n.t("nav.login", lang), icon=":material/login:",
                     url_path="login", default=True)
     pages = [login]
     if accounts.registration_mode() != "closed":
         pages.append(register)
-    return st.navigation([*pages, *_leading_to(login)])
+    return st.navigation([*pages, *_served_at("pages/login.py", login.title, MEMBER_PATHS)])
 
 
 def main() -> None:
@@ -144,10 +146,8 @@ def main() -> None:
                 icon=":material/folder_open:", url_path="documents"),
         st.Page("pages/settings.py", title=i18n.t("nav.settings", lang),
                 icon=":material/tune:", url_path="settings"),
-        # The default page is served at "/": "/chat" leads there too, instead of Streamlit's
-        # "Page not found" dialog (hidden: not in the menu).
-        st.Page(lambda: st.switch_page(chat), title=i18n.t("nav.chat", lang), url_path="chat",
-                visibility="hidden"),
+        # The default page is served at "/"; "/chat" serves it too.
+        *_served_at("pages/chat.py", chat.title, ["chat"]),
     ]
     if user is not None:
         pages.append(st.Page("pages/account.py", title=i18n.t("nav.account", lang),

@@ -253,11 +253,6 @@ async def _burst(url: str, uploads: list[Path]) -> dict:
             await browser.close()
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "Open regression after the 2026-12-02 merges: with 8 browser sessions at once the 3 "
-    "asks never finish (uploads and the delete do; a single ask in test_browser passes, "
-    "and the same question answers through AppTest). Cause not found yet; see the "
-    "session's closing note."))
 def test_eight_sessions_ask_upload_and_delete_at_once(tmp_path: Path) -> None:
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} is not installed (scripts/install.sh --dev installs it)")
