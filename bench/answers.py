@@ -191,9 +191,9 @@ def main(argv: list[str] | None = None) -> int:
     from rag.settings import load_settings
 
     overrides: dict[str, object] = {"model": args.model} if args.model else {}
-    for item in args.set:
+    for item in args.set:  # typed and checked as the app reads RAG_* variables
         key, _, value = item.partition("=")
-        overrides[key] = value
+        os.environ[f"RAG_{key.upper()}"] = value
     docs, questions = {}, []
     for lang in ("es", "en"):
         lang_docs, lang_questions = load_xquad(lang, args.articles, args.questions)
@@ -224,7 +224,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{Path(settings.model).name if settings.model else 'SmolLM2-135M (default)'}, "
               f"{settings.threads} threads, top-k {settings.top_k}; load average {load}.")
     report = {"when": datetime.now(UTC).isoformat(timespec="seconds"), "commit": commit,
-              "label": args.label, "overrides": {k: str(v) for k, v in overrides.items()},
+              "label": args.label, "set": args.set,
+              "overrides": {k: str(v) for k, v in overrides.items()},
               "machine": machine_meta(), "load_average": load, **results,
               "rows": {"project": project_rows, "baseline": baseline_rows}}
     out = Path(args.out)

@@ -17,6 +17,8 @@ neighbours for an index to find). Each library is built through the store's own
   queries: a stored chunk's vector plus noise, and six words of its text;
 - add: one 10-chunk document; first search after an add by this process and by another
   connection (another process's view: its change reaches the reader's next search);
+- delete: one of those documents, including the purge that leaves none of its words in
+  the full-text index and none of its vectors in the saved index;
 - recall@10 of the dense search against an exact scan of every vector.
 
 Results: bench/results/scale.json and scale.md; the README's scale table is copied from
@@ -293,14 +295,17 @@ def task_measure(backend: str, location: str, n: int) -> dict:
         hybrid_search(reader, QueryEmbedder({rest[2 * i + 1][0]: rest[2 * i + 1][1]}),
                       rest[2 * i + 1][0], k=4)
         other.append((time.perf_counter() - start) * 1000)
+    deletes = []
     for i in range(ADDS):
+        start = time.perf_counter()
         store.delete_document(f"added-{10_000_000 + i:06d}.txt")
+        deletes.append((time.perf_counter() - start) * 1000)
     return {
         "open_s": open_s, "first_search_ms": first_ms, "memory_mb": memory,
         "peak_memory_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "search_p50_ms": median(latencies), "search_p95_ms": percentile(latencies, 95),
         "add_ms": median(adds), "first_search_after_add_ms": median(after_add),
-        "other_process_search_ms": median(other),
+        "other_process_search_ms": median(other), "delete_ms": median(deletes),
         "recall_at_10": _recall(store, queries[:RECALL_QUERIES]),
     }
 
@@ -410,6 +415,8 @@ ROWS = [  # key, label, unit, format
     ("first_search_after_add_ms", "first search after an add", "ms", "{:.1f}"),
     ("other_process_search_ms", "next search of another connection after an add", "ms",
      "{:.1f}"),
+    ("delete_ms", "delete one 10-chunk document (purges its words and vectors)", "ms",
+     "{:,.0f}"),
     ("search_p50_ms", "hybrid search p50", "ms", "{:.1f}"),
     ("search_p95_ms", "hybrid search p95", "ms", "{:.1f}"),
     ("recall_at_10", "dense recall@10 vs exact search", "", "{:.3f}"),

@@ -118,7 +118,10 @@ def render_sources(turn: Turn) -> None:
                 if source.get("heading"):
                     head += f"  \n_{i18n.plain(source['heading'])}_"
                 st.markdown(head)
-                st.markdown(highlighted(source["text"], turn["content"]))
+                if source.get("removed"):
+                    st.caption(f":material/delete: {t('chat.passage_removed')}")
+                else:
+                    st.markdown(highlighted(source["text"], turn["content"]))
 
 
 def _request_rerun(chat_id: str, index: int, key: str) -> None:

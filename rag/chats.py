@@ -94,6 +94,34 @@ class ChatStore:
     def delete(self, chat_id: str) -> None:
         self._path(chat_id).unlink(missing_ok=True)
 
+    def forget_document(self, name: str) -> int:
+        """Take the passages of document ``name`` out of every saved chat, once it was
+        deleted or replaced, so that no copy of its text stays in the data dir; the
+        citations stay, marked ``removed``. The number of chats rewritten."""
+        changed = 0
+        for path in self.root.glob("*.json"):
+            chat = self.load(path.stem) if CHAT_ID.match(path.stem) else None
+            if chat is not None and _forget_passages(chat, name):
+                atomic_write_text(path, json.dumps(chat, ensure_ascii=False, indent=1))
+                changed += 1
+        return changed
+
+
+def _forget_passages(chat: Chat, name: str) -> bool:
+    touched = False
+    for turn in chat["turns"]:
+        if not isinstance(turn, dict):
+            continue
+        for source in turn.get("sources") or []:
+            if isinstance(source, dict) and source.get("file") == name and source.get("text"):
+                source.update(text="", heading="", removed=True)
+                touched = True
+        evidence = turn.get("evidence") or []
+        kept = [e for e in evidence if not (isinstance(e, dict) and e.get("file") == name)]
+        if len(kept) != len(evidence):
+            turn["evidence"], touched = kept, True
+    return touched
+
 
 def title_of(question: str) -> str:
     text = " ".join(question.split())

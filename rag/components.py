@@ -129,3 +129,17 @@ class Components:
         return Chunker(self.embedder.count_tokens, self.settings.chunk_tokens,
                        self.settings.chunk_overlap, self.embedder.max_tokens)
 
+
+    def forget_in_chats(self, name: str) -> None:
+        """Take a deleted or replaced document's passages out of this library's saved chats
+        (a failure is logged: the document itself is gone either way)."""
+        from rag.chats import ChatStore
+
+        try:
+            changed = ChatStore(self.settings.data_dir, self.settings.library) \
+                .forget_document(name)
+        except OSError:
+            log.warning("could not take %s out of the saved chats", name, exc_info=True)
+            return
+        if changed:
+            log.info("%s: passages taken out of %d saved chats", name, changed)

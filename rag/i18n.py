@@ -66,6 +66,9 @@ S: dict[str, tuple[str, str]] = {  # key: (Spanish, English)
     "chat.summary_done": ("Resumen de «{name}»", "Summary of “{name}”"),
     "chat.searching": ("Buscando en tus documentos…", "Searching your documents…"),
     "chat.sources": ("Fuentes", "Sources"),
+    "chat.passage_removed": ("El documento se eliminó o se reemplazó: su pasaje ya no se "
+                             "guarda.", "The document was deleted or replaced: its passage "
+                             "is no longer kept."),
     "chat.passages": ("Ver los pasajes ({count})", "Show the passages ({count})"),
     "chat.page": ("pág. {page}", "p. {page}"),
     "chat.score": ("similitud {score}", "similarity {score}"),

@@ -121,6 +121,8 @@ class Ingestion:
             return _failed(name, exc)
         notify(IngestProgress(name, "index", 0, 1))
         report.status, twin = self.library.add_document(document, chunks, vectors, data)
+        if report.status == "replaced" and not replace:  # new content: old passages go
+            self.forget_in_chats(name)
         if batch is not None and report.status != "skipped":
             batch.add(name)
         if report.status == "skipped":

@@ -33,7 +33,10 @@ class RagService(Components, Ingestion, Answering):
         return self.library.stats()
 
     def delete_document(self, name: str) -> None:
+        """Delete the document, its chunks, vectors and original, and its passages quoted
+        in saved chats."""
         self.library.delete_document(name)
+        self.forget_in_chats(name)
 
     # ---- models ------------------------------------------------------------------------
 

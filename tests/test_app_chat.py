@@ -153,3 +153,18 @@ def test_citations_name_the_section(app, service, fake_llm) -> None:
     app.run()
     _ask(app, "¿Qué paquete deseas construir para Debian?")
     assert "**Fuentes:** [1] guia\\.pdf, pág. 2 · 2\\.2 Elige el programa" in _texts(app)
+
+
+def test_a_deleted_documents_passages_leave_the_saved_chat(app, library, data_dir) -> None:
+    app.run()
+    _ask(app, "¿Cuándo murió Tesla?")
+    chat_id = app.session_state["chat"]["id"]
+    library.delete_document("tesla.md")
+    app.button(key="new_chat").click().run()
+    app.button(key=f"open_{chat_id}").click().run()
+    assert not app.exception, app.exception
+    assert "El documento se eliminó o se reemplazó" in _texts(app)
+    saved = json.loads((data_dir / "chats" / "default" / f"{chat_id}.json").read_text(
+        encoding="utf-8"))
+    tesla = [s for s in saved["turns"][1]["sources"] if s["file"] == "tesla.md"]
+    assert tesla and all(s["removed"] and s["text"] == "" for s in tesla)

@@ -75,3 +75,21 @@ def test_supporting_sentences() -> None:
                       [("La cooperativa cuida la costa.", False)]]
     assert not any(s for para in chats.supporting_sentences(passage, "No lo sé.")
                    for _, s in para)
+
+
+def test_forgetting_a_document_keeps_the_citation_without_its_passage(tmp_path) -> None:
+    store = chats.ChatStore(tmp_path, "default")
+    chat = store.new_chat()
+    turn = chats.answer_turn(_answer())
+    turn["evidence"] = [{"text": "Tesla murió en 1943.", "file": "a.pdf", "page": 2, "rank": 1}]
+    chat["turns"] += [{"role": "user", "content": "¿Cuándo murió Tesla?"}, turn]
+    store.save(chat)
+    updated = store.load(chat["id"])["updated"]
+    assert store.forget_document("otro.pdf") == 0
+    assert store.forget_document("a.pdf") == 1
+    saved = store.load(chat["id"])
+    assert saved["turns"][1]["sources"][0] == {"file": "a.pdf", "page": 2, "heading": "",
+                                               "text": "", "score": 0.5, "rank": 1,
+                                               "removed": True}
+    assert saved["turns"][1]["evidence"] == [] and saved["updated"] == updated
+    assert "1943." not in (store.root / f"{chat['id']}.json").read_text(encoding="utf-8")

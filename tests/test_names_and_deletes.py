@@ -104,3 +104,34 @@ def test_replace_leaves_no_byte_of_the_old_text(service):
     assert service.search("claves cambiaron", k=1)[0].file_name == "claves.txt"
     # The new version's original is kept, so the library can still be re-indexed.
     assert service.library.original_path("claves.txt").read_bytes().startswith(b"Las claves")
+
+
+def test_delete_and_replace_take_the_passages_out_of_saved_chats(tmp_path):
+    """A saved chat quotes the passages its answer cited: deleting (or replacing) the
+    document takes them out too; the citation stays, marked removed, and other documents'
+    passages are untouched. Real model: the answer comes from the default GGUF."""
+    from rag import chats
+
+    service = RagService(load_settings(tmp_path / "data", max_tokens=16))
+    data_dir = Path(service.settings.data_dir)
+    assert service.ingest_bytes("secreto.txt", _secret_document(200)).ok
+    assert service.ingest_bytes("otro.txt", b"La clave del almacen de cacao es CACAO-12.").ok
+    store = chats.ChatStore(data_dir, "default")
+    chat = store.new_chat()
+    answer = service.ask("¿Cuál es la clave del almacén?", k=4).result()
+    assert {s.file_name for s in answer.sources} == {"secreto.txt", "otro.txt"}
+    chat["turns"] += [{"role": "user", "content": "¿Cuál es la clave del almacén?"},
+                      chats.answer_turn(answer)]
+    store.save(chat)
+    assert any("chats" in path for path in _files_holding(data_dir, SECRET))
+
+    service.delete_document("secreto.txt")
+    assert _files_holding(data_dir, SECRET) == []
+    sources = store.load(chat["id"])["turns"][1]["sources"]
+    removed = [s for s in sources if s["file"] == "secreto.txt"]
+    assert removed and all(s["removed"] and not s["text"] for s in removed)
+    assert [s["text"] for s in sources if s["file"] == "otro.txt"] \
+        == ["La clave del almacen de cacao es CACAO-12."]
+
+    service.ingest_bytes("otro.txt", b"Documento nuevo, sin claves.")  # replaced
+    assert _files_holding(data_dir, "CACAO-12") == []
