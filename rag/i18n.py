@@ -317,6 +317,8 @@ def error_text(code: str, message: str, lang: str, **params: object) -> str:
     ``{message}``) used when there is no translation or a parameter is missing."""
     if code not in ERRORS:
         return plain(message) if message else t("error.unexpected", lang)
+    if code == "model_server" and lang == "es" and isinstance(params.get("reason"), str):
+        params["reason"] = i18n_models.reason_es(params["reason"])
     try:
         values = {"message": plain(message), **{k: plain(str(v)) for k, v in params.items()}}
         return _pick(ERRORS[code], lang).format(**values)

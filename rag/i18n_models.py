@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+
 STRINGS: dict[str, tuple[str, str]] = {
     "gal.title": ("Galería de modelos", "Model gallery"),
     "gal.caption": ("Descarga un modelo mejor desde Hugging Face (necesita conexión a "
@@ -68,3 +70,24 @@ ERRORS: dict[str, tuple[str, str]] = {
                        "“{source}” is neither a Hugging Face model (owner/repo/file.gguf) nor "
                        "an http(s) URL of a .gguf."),
 }
+
+# The model server's failure reasons (rag.openai_llm) in Spanish, for the "model_server"
+# message: a Spanish sentence must not carry an English reason.
+REASONS_ES: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"^it lists no model \(GET /models\)$"), "no ofrece ningún modelo (GET /models)"),
+    (re.compile(r"^it timed out$"), "no contestó a tiempo"),
+    (re.compile(r"^it cannot be reached$"), "no se puede contactar"),
+    (re.compile(r"^it stopped answering \(timed out\)$"), "dejó de contestar (tiempo agotado)"),
+    (re.compile(r"^the connection broke during the answer$"),
+     "la conexión se cortó durante la respuesta"),
+    (re.compile(r"^it refused the API key \(HTTP (\d+)\)$"), r"rechazó la clave de API (HTTP \1)"),
+]
+
+
+def reason_es(reason: str) -> str:
+    """A model server's failure reason in Spanish (an HTTP status and the server's own
+    words stay as they are)."""
+    for pattern, spanish in REASONS_ES:
+        if pattern.match(reason):
+            return pattern.sub(spanish, reason)
+    return reason

@@ -191,3 +191,4 @@ def test_a_server_that_is_down_says_so_in_both_languages(tmp_path, monkeypatch):
     assert "cannot be reached" in str(raised.value)
     spanish = i18n.error_message(raised.value, "es")
     assert "servidor del modelo" in spanish.lower() and i18n.plain("127.0.0.1") in spanish
+    assert "no se puede contactar" in spanish and "cannot" not in spanish  # all in Spanish
