@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 
 from rag import gguf, prompts
+from rag.chats import ChatStore
 from rag.chunking import Chunker
 from rag.embedding import Embedder, embedder_class, get_embedder
 from rag.llm import LLM, Hardware, llm_backend
@@ -133,8 +134,6 @@ class Components:
     def forget_in_chats(self, name: str) -> None:
         """Take a deleted or replaced document's passages out of this library's saved chats
         (a failure is logged: the document itself is gone either way)."""
-        from rag.chats import ChatStore
-
         try:
             changed = ChatStore(self.settings.data_dir, self.settings.library) \
                 .forget_document(name)

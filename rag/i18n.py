@@ -246,6 +246,7 @@ ERRORS: dict[str, tuple[str, str]] = {  # error code: (Spanish, English); {param
 
 S.update(i18n_models.STRINGS)
 ERRORS.update(i18n_models.ERRORS)
+PARAMS_ES = i18n_models.PARAMS_ES
 
 # Engine warnings are English sentences; the common ones get a Spanish rendering.
 WARNINGS_ES: list[tuple[re.Pattern[str], str]] = [
@@ -317,8 +318,9 @@ def error_text(code: str, message: str, lang: str, **params: object) -> str:
     ``{message}``) used when there is no translation or a parameter is missing."""
     if code not in ERRORS:
         return plain(message) if message else t("error.unexpected", lang)
-    if code == "model_server" and lang == "es" and isinstance(params.get("reason"), str):
-        params["reason"] = i18n_models.reason_es(params["reason"])
+    if lang == "es":
+        params = {k: _rewrite(PARAMS_ES[k], v) if k in PARAMS_ES and isinstance(v, str) else v
+                  for k, v in params.items()}
     try:
         values = {"message": plain(message), **{k: plain(str(v)) for k, v in params.items()}}
         return _pick(ERRORS[code], lang).format(**values)
@@ -334,12 +336,16 @@ def error_message(error: BaseException, lang: str) -> str:
     return t("error.unexpected", lang)
 
 
+def _rewrite(rules: list[tuple[re.Pattern[str], str]], text: str) -> str:
+    """``text`` rewritten by the first rule whose pattern matches it, else unchanged."""
+    for pattern, replacement in rules:
+        if pattern.match(text):
+            return pattern.sub(replacement, text)
+    return text
+
+
 def warning_text(warning: str, lang: str) -> str:
-    if lang == "es":
-        for pattern, spanish in WARNINGS_ES:
-            if pattern.match(warning):
-                return pattern.sub(spanish, warning)
-    return warning
+    return _rewrite(WARNINGS_ES, warning) if lang == "es" else warning
 
 
 def hardware_text(hardware: Hardware, lang: str) -> str:

@@ -71,9 +71,11 @@ ERRORS: dict[str, tuple[str, str]] = {
                        "an http(s) URL of a .gguf."),
 }
 
-# The model server's failure reasons (rag.openai_llm) in Spanish, for the "model_server"
-# message: a Spanish sentence must not carry an English reason.
-REASONS_ES: list[tuple[re.Pattern[str], str]] = [
+# Error parameters in Spanish, by parameter name (applied by rag.i18n.error_text): the
+# model server's failure reasons (rag.openai_llm), so that the Spanish "model_server"
+# message does not carry an English reason. An HTTP status and the server's own words
+# stay as they are.
+PARAMS_ES: dict[str, list[tuple[re.Pattern[str], str]]] = {"reason": [
     (re.compile(r"^it lists no model \(GET /models\)$"), "no ofrece ningún modelo (GET /models)"),
     (re.compile(r"^it timed out$"), "no contestó a tiempo"),
     (re.compile(r"^it cannot be reached$"), "no se puede contactar"),
@@ -81,13 +83,4 @@ REASONS_ES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^the connection broke during the answer$"),
      "la conexión se cortó durante la respuesta"),
     (re.compile(r"^it refused the API key \(HTTP (\d+)\)$"), r"rechazó la clave de API (HTTP \1)"),
-]
-
-
-def reason_es(reason: str) -> str:
-    """A model server's failure reason in Spanish (an HTTP status and the server's own
-    words stay as they are)."""
-    for pattern, spanish in REASONS_ES:
-        if pattern.match(reason):
-            return pattern.sub(spanish, reason)
-    return reason
+]}

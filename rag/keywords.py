@@ -68,9 +68,15 @@ def affordable_terms(db: sqlite3.Connection, terms: list[str]) -> list[str]:
     marks = ",".join("?" * len(terms))
     frequency = dict(db.execute(
         f"SELECT term, doc FROM chunks_vocab WHERE term IN ({marks})", terms))  # noqa: S608
+    return rarest_within(frequency, POSTINGS_BUDGET)
+
+
+def rarest_within(frequency: dict[str, int], budget: int) -> list[str]:
+    """The terms (with their matching chunks) rarest first, while their chunks add up to at
+    most ``budget``; the rarest is kept even alone over it."""
     kept, total = [], 0
     for term in sorted(frequency, key=frequency.__getitem__):
-        if kept and total + frequency[term] > POSTINGS_BUDGET:
+        if kept and total + frequency[term] > budget:
             break
         kept.append(term)
         total += frequency[term]

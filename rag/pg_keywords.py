@@ -33,13 +33,7 @@ def affordable_terms(conn, library_id: int, terms: list[str]) -> list[str]:
         return []
     counts = {t: n for t, n in conn.execute(
         _COUNTS, {"lib": library_id, "terms": terms, "cap": POSTINGS_BUDGET + 1}) if n}
-    kept, total = [], 0
-    for term in sorted(counts, key=counts.__getitem__):
-        if kept and total + counts[term] > POSTINGS_BUDGET:
-            break
-        kept.append(term)
-        total += counts[term]
-    return kept
+    return keywords.rarest_within(counts, POSTINGS_BUDGET)
 
 
 def keyword_search(conn, library_id: int, query: str, k: int,
