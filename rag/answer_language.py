@@ -1,7 +1,8 @@
 """Make the answer come in the language asked for.
 
 The first words of the streamed answer are held back until there is enough to tell
-Spanish from English (a few words: a fraction of a second). If they are in the wrong
+Spanish from English: three or four words when they are plainly in the wanted language
+("El río mide", "The river is"), up to eight otherwise. If they are in the wrong
 language, that generation is dropped and the model is asked once more with a firmer
 instruction; if the retry is wrong too, its text is passed on and the outcome says so (the
 chat then shows what the documents say above it).
@@ -13,13 +14,16 @@ import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-from rag.language import detect_language
+from rag.language import detect_language, language_evidence
 from rag.llm import Message
 
 log = logging.getLogger(__name__)
 
 PROBE_WORDS = 8
 """Words looked at before deciding (fewer if the answer is shorter)."""
+EARLY_WORDS = 3
+"""From this many words on, two clear signs of the wanted language and none of the other
+settle it (each held-back word is ~30 ms of waiting for the first one shown)."""
 
 FIRMER = {
     "es": "Responde únicamente en español, aunque los documentos estén en otro idioma.",
@@ -55,12 +59,24 @@ def in_language(text: str, language: str) -> bool:
     return detect_language(text, default=language) == language
 
 
-def _probe(pieces: Iterator[str]) -> tuple[list[str], bool]:
-    """Read ``pieces`` until ``PROBE_WORDS`` words (or the end): (pieces read, ended)."""
+def plainly_in(text: str, language: str) -> bool:
+    """``text`` has at least :data:`EARLY_WORDS` words, two signs of ``language`` and none
+    of the other."""
+    if len(text.split()) < EARLY_WORDS:
+        return False
+    spanish, english = language_evidence(text)
+    wanted, other = (spanish, english) if language == "es" else (english, spanish)
+    return wanted >= 2 and other == 0
+
+
+def _probe(pieces: Iterator[str], language: str) -> tuple[list[str], bool]:
+    """Read ``pieces`` until the language is plain or ``PROBE_WORDS`` words are read (or
+    the end): (pieces read, ended)."""
     read: list[str] = []
     for piece in pieces:
         read.append(piece)
-        if len("".join(read).split()) > PROBE_WORDS:
+        text = "".join(read)
+        if len(text.split()) > PROBE_WORDS or plainly_in(text, language):
             return read, False
     return read, True
 
@@ -78,13 +94,13 @@ def guard_language(first: Iterable[str], language: str,
     language. ``outcome`` records what happened."""
     stream = iter(first)
     outcome.attempts = 1
-    head, ended = _probe(stream)
+    head, ended = _probe(stream, language)
     if not in_language("".join(head), language):
         log.info("answer began in the wrong language (%r); retrying", "".join(head)[:60])
         _close(stream)
         stream = iter(retry())
         outcome.attempts = 2
-        head, ended = _probe(stream)
+        head, ended = _probe(stream, language)
     outcome.ok = in_language("".join(head), language)
     yield from head
     if not ended:

@@ -17,12 +17,17 @@ _ENGLISH = frozenset(
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
-def detect_language(text: str, default: str = "es") -> str:
-    """``"es"`` or ``"en"``; ties (and empty text) give ``default``."""
+def language_evidence(text: str) -> tuple[int, int]:
+    """Points for Spanish and for English: function words, and Spanish letters and marks."""
     lowered = text.lower()
     words = _WORD.findall(lowered)
     spanish = sum(w in _SPANISH for w in words) + 2 * sum(c in "¿¡ñáéíóú" for c in lowered)
-    english = sum(w in _ENGLISH for w in words)
+    return spanish, sum(w in _ENGLISH for w in words)
+
+
+def detect_language(text: str, default: str = "es") -> str:
+    """``"es"`` or ``"en"``; ties (and empty text) give ``default``."""
+    spanish, english = language_evidence(text)
     if spanish == english:
         return default
     return "es" if spanish > english else "en"

@@ -80,11 +80,11 @@ class LlamaCppLLM(LLM):
 
     def __init__(self, path: str | Path, n_ctx: int = 2048, n_threads: int = 2,
                  n_gpu_layers: int = -1, repeat_penalty: float = 1.1,
-                 busy_timeout_s: float = 600.0) -> None:
+                 busy_timeout_s: float = 600.0, name: str = "") -> None:
         import llama_cpp
 
         self.path = Path(path)
-        self.name = self.path.stem
+        self.name = name or self.path.stem
         gpu = bool(llama_cpp.llama_supports_gpu_offload())
         layers = n_gpu_layers if gpu else 0
         try:
@@ -109,10 +109,14 @@ class LlamaCppLLM(LLM):
     @classmethod
     def from_settings(cls, settings: Settings) -> LlamaCppLLM:
         from rag import gguf
+        from rag.requantize import eight_bit_copy
 
-        return cls(gguf.resolve_model(settings.model, settings.models_dir), n_ctx=settings.n_ctx,
-                   n_threads=settings.threads, n_gpu_layers=settings.n_gpu_layers,
-                   repeat_penalty=settings.repeat_penalty)
+        chosen = gguf.resolve_model(settings.model, settings.models_dir)
+        run = (eight_bit_copy(chosen, settings.models_dir)
+               if chosen == gguf.default_model_path() else chosen)
+        return cls(run, n_ctx=settings.n_ctx, n_threads=settings.threads,
+                   n_gpu_layers=settings.n_gpu_layers, repeat_penalty=settings.repeat_penalty,
+                   name=chosen.stem)
 
     def _chat_template(self):
         from rag.chat_template import SafeChatTemplate, control_markers

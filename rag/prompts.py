@@ -68,12 +68,13 @@ def _escape(text: str) -> str:
 
 
 def format_documents(sources: list[Source]) -> str:
+    """The passages as numbered ``<document id="N">`` blocks. File names and pages stay out
+    of the prompt: the model cites by number and the app shows what each number is, and
+    they cost ~25 tokens a passage (a tenth of a second each on 2 cores, before the first
+    word of the answer)."""
     parts = ["<documents>"]
     for i, source in enumerate(sources, start=1):
-        page = f' page="{source.page}"' if source.page else ""
-        name = _escape(source.file_name).replace('"', "'")
-        parts.append(f'<document id="{i}" file="{name}"{page}>\n{_escape(source.text)}\n'
-                     "</document>")
+        parts.append(f'<document id="{i}">\n{_escape(source.text)}\n</document>')
     parts.append("</documents>")
     return "\n".join(parts)
 

@@ -199,3 +199,25 @@ def test_follow_up_rewrite_that_drops_the_new_word_falls_back() -> None:
     assert followups.choose_query("Se crea /etc/network/interfaces.", "¿Y con NetworkManager?",
                                   history) == ("¿Cómo se configura la red en Debian? "
                                                "¿Y con NetworkManager?")
+
+
+def test_language_guard_lets_a_plainly_wanted_answer_through_after_a_few_words() -> None:
+    from rag.answer_language import LanguageOutcome, guard_language
+
+    produced: list[str] = []
+
+    def answer(words: list[str]):
+        for word in words:
+            produced.append(word)
+            yield word
+
+    spanish = ["El ", "río ", "mide ", "1233 ", "kilómetros ", "y ", "va ", "hacia ", "el ",
+               "norte."]
+    stream = guard_language(answer(spanish), "es", lambda: iter(["x"]), LanguageOutcome("es"))
+    assert next(stream) == "El " and len(produced) == 3  # not eight words later
+    produced.clear()
+    english = ["The ", "river ", "is ", "long ", "and ", "flows ", "north ", "to ", "the ",
+               "sea."]
+    stream = guard_language(answer(english), "es", lambda: iter(["El río."]),
+                            LanguageOutcome("es"))
+    assert "".join(stream) == "El río." and len(produced) == 9  # a wrong start is read on
