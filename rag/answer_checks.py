@@ -1,6 +1,6 @@
 """The answer's generation and its checks, on plain inputs (any :class:`~rag.llm.LLM`):
-stop sequences and the markup filter, the language guard with one firmer retry, then the
-grounding figure and, when the answer cannot be trusted, what the documents say."""
+stop sequences, the markup filter and the end of loops, the language guard with one firmer
+retry, then the grounding figure and, when the answer cannot be trusted, what the documents say."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from rag import grounding, markup
 from rag.answer_language import LanguageOutcome, firmer_messages, guard_language
 from rag.llm import LLM, Message
 from rag.prompts import NOT_FOUND
+from rag.repetition import stop_repeats
 from rag.schema import Source
 
 
@@ -21,8 +22,8 @@ def generate(llm: LLM, messages: list[Message], language: str, max_tokens: int,
     outcome = LanguageOutcome(language)
 
     def run(prompt: list[Message]) -> Iterator[str]:
-        return markup.filter_stream(llm.stream_chat(prompt, max_tokens, temperature,
-                                                    stop=markup.STOP_SEQUENCES))
+        return stop_repeats(markup.filter_stream(llm.stream_chat(
+            prompt, max_tokens, temperature, stop=markup.STOP_SEQUENCES)))
 
     pieces = guard_language(run(messages), language,
                             lambda: run(firmer_messages(messages, language)), outcome)

@@ -14,6 +14,7 @@ from rag.errors import QuestionTooLongError
 from rag.language import resolve_language
 from rag.llm import LLM
 from rag.passages import focus_sources
+from rag.repetition import stop_repeats
 from rag.retrieval import hybrid_search
 from rag.schema import Answer, Source, Timings, Turn
 from rag.settings import Settings
@@ -155,8 +156,8 @@ class Answering:
         chunks = self.library.chunks_of(name)
         language = resolve_language(language or self.settings.language,
                                     " ".join(c.text for c in chunks[:5]))
-        pieces = markup.filter_stream(summarize_chunks(
+        pieces = stop_repeats(markup.filter_stream(summarize_chunks(
             self.llm, name, [c.text for c in chunks], language, self.settings.max_tokens,
-            progress))
+            progress)))
         return AnswerStream(pieces, name, [], language, started, 0.0)
 

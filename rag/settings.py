@@ -53,7 +53,7 @@ class Settings:
     """Discourages loops, which small models fall into (1.0 = off)."""
     top_k: int = 4
     """Passages given to the model per question."""
-    passage_tokens: int = 100
+    passage_tokens: int = 80
     """Most model tokens of each passage in the prompt: longer ones keep the sentences
     closest to the question (``rag.passages``). 0: whole passages."""
     chunk_tokens: int = 200
