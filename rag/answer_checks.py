@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from rag import grounding, markup
 from rag.answer_language import LanguageOutcome, firmer_messages, guard_language
 from rag.llm import LLM, Message
-from rag.prompts import NOT_FOUND
+from rag.prompts import NO_ANSWER, NOT_FOUND
 from rag.repetition import stop_repeats
 from rag.schema import Source
 
@@ -27,7 +27,17 @@ def generate(llm: LLM, messages: list[Message], language: str, max_tokens: int,
 
     pieces = guard_language(run(messages), language,
                             lambda: run(firmer_messages(messages, language)), outcome)
-    return pieces, outcome
+    return _never_empty(pieces, language), outcome
+
+
+def _never_empty(pieces: Iterator[str], language: str) -> Iterator[str]:
+    """``pieces``, or the "no answer" message when they hold no visible text."""
+    said = False
+    for piece in pieces:
+        said = said or bool(piece.strip())
+        yield piece
+    if not said:
+        yield NO_ANSWER[language]
 
 
 @dataclass(frozen=True)

@@ -221,3 +221,25 @@ def test_language_guard_lets_a_plainly_wanted_answer_through_after_a_few_words()
     stream = guard_language(answer(english), "es", lambda: iter(["El río."]),
                             LanguageOutcome("es"))
     assert "".join(stream) == "El río." and len(produced) == 9  # a wrong start is read on
+
+
+def test_an_empty_or_all_echo_reply_says_so_and_is_not_trusted() -> None:
+    from rag.answer_checks import assess, generate
+    from rag.llm import LLM
+    from rag.prompts import NO_ANSWER
+
+    class EchoOnly(LLM):
+        name, n_ctx = "echo", 2048
+
+        def stream_chat(self, messages, max_tokens, temperature, stop=None):
+            yield from ["  ", '<document id="1">', "</document>"]
+
+        def count_tokens(self, text):
+            return len(text.split())
+
+    sources = [Source("aviso.md", None, "", "El servidor se reinicia los lunes.", 0.9, 1)]
+    pieces, outcome = generate(EchoOnly(), [{"role": "user", "content": "?"}], "es", 64, 0.0)
+    text = "".join(pieces)
+    assert text == NO_ANSWER["es"]
+    assessment = assess(text, "¿Cuándo se reinicia el servidor?", sources, "es", outcome.ok)
+    assert not assessment.trusted and assessment.evidence  # the documents' own words shown
