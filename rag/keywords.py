@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import threading
 import unicodedata
 
 _WORD = re.compile(r"[a-z0-9]+")
 _COMBINING = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 MAX_QUERY_TERMS = 32
-POSTINGS_BUDGET = 10_000
+POSTINGS_BUDGET = 5_000
 """Most chunks one keyword query may score. BM25 looks up every matching chunk's length,
-so a query made of common words would cost ~1 ms per thousand chunks it matches: past this
-budget the commonest words (the lowest weights) are left out, rarest first kept. Libraries
-under ~2,000 chunks never reach it."""
+so a query made of common words would cost ~1.7 ms per thousand chunks it matches (1M
+chunks, 2 cores): past this budget the commonest words (the lowest weights: a word in 5,000
+of a million chunks weighs half a rare one) are left out, rarest first kept. Libraries
+under 5,000 chunks never reach it."""
+FREQUENCY_CACHE_TERMS = 50_000
 
 # Function words that carry no topic (Spanish and English); accents already stripped.
 STOPWORDS = frozenset(
@@ -61,14 +64,48 @@ def query_terms(query: str) -> list[str]:
     return list(dict.fromkeys(tokenize(query)))[:MAX_QUERY_TERMS]
 
 
-def affordable_terms(db: sqlite3.Connection, terms: list[str]) -> list[str]:
-    """The terms present in the library, rarest first, within :data:`POSTINGS_BUDGET`."""
+def document_frequencies(db: sqlite3.Connection, terms: list[str]) -> dict[str, int]:
+    """How many chunks hold each term (0: none). Counting reads each term's whole list of
+    chunks: ~5 ms a query at 1M chunks, hence :class:`FrequencyCache`."""
     if not terms:
-        return []
+        return {}
     marks = ",".join("?" * len(terms))
-    frequency = dict(db.execute(
+    found = dict(db.execute(
         f"SELECT term, doc FROM chunks_vocab WHERE term IN ({marks})", terms))  # noqa: S608
-    return rarest_within(frequency, POSTINGS_BUDGET)
+    return {t: int(found.get(t, 0)) for t in terms}
+
+
+class FrequencyCache:
+    """Document frequencies remembered while the library is unchanged: ``version`` (its
+    change-log sequence) moves with every added or deleted chunk, in any process, and
+    empties the cache. Shared by the library's searching threads."""
+
+    def __init__(self, max_terms: int = FREQUENCY_CACHE_TERMS) -> None:
+        self._counts: dict[str, int] = {}
+        self._version: object = None
+        self._max_terms = max_terms
+        self._lock = threading.Lock()
+
+    def lookup(self, db: sqlite3.Connection, terms: list[str], version: object
+               ) -> dict[str, int]:
+        with self._lock:
+            if version != self._version or len(self._counts) > self._max_terms:
+                self._counts, self._version = {}, version
+            known = {t: self._counts[t] for t in terms if t in self._counts}
+        missing = [t for t in terms if t not in known]
+        fetched = document_frequencies(db, missing)
+        with self._lock:
+            if version == self._version:
+                self._counts.update(fetched)
+        return {**known, **fetched}
+
+
+def affordable_terms(db: sqlite3.Connection, terms: list[str],
+                     cache: FrequencyCache | None = None, version: object = None) -> list[str]:
+    """The terms present in the library, rarest first, within :data:`POSTINGS_BUDGET`."""
+    counts = (cache.lookup(db, terms, version) if cache is not None
+              else document_frequencies(db, terms))
+    return rarest_within({t: n for t, n in counts.items() if n}, POSTINGS_BUDGET)
 
 
 def rarest_within(frequency: dict[str, int], budget: int) -> list[str]:
@@ -105,9 +142,11 @@ def purge_deleted(db: sqlite3.Connection) -> None:
 
 
 def keyword_search(db: sqlite3.Connection, query: str, k: int,
-                   documents: list[str] | None = None) -> list[tuple[int, float]]:
-    """The ``k`` best chunk ids by BM25 (higher is better), optionally only in ``documents``."""
-    expression = match_expression(affordable_terms(db, query_terms(query)))
+                   documents: list[str] | None = None, cache: FrequencyCache | None = None,
+                   version: object = None) -> list[tuple[int, float]]:
+    """The ``k`` best chunk ids by BM25 (higher is better), optionally only in ``documents``;
+    ``cache`` and ``version``: see :class:`FrequencyCache`."""
+    expression = match_expression(affordable_terms(db, query_terms(query), cache, version))
     if not expression or k <= 0:
         return []
     if documents is None:

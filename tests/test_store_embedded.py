@@ -57,6 +57,62 @@ def test_fts_index_changes_with_the_chunks(tmp_path):
     assert db.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('integrity-check')") is not None
 
 
+def test_word_counts_are_remembered_until_any_process_changes_the_library(tmp_path,
+                                                                          monkeypatch):
+    from rag import keywords
+
+    root = tmp_path / "lib"
+    writer, reader = Library(root, "test", DIM), Library(root, "test", DIM)
+    add(writer, "a.txt", ["faro del puerto", "faro de la costa", "molino"], 1)
+    counted: list[list[str]] = []
+    real = keywords.document_frequencies
+    monkeypatch.setattr(keywords, "document_frequencies",
+                        lambda db, terms: counted.append(terms) or real(db, terms))
+    assert len(reader.keyword_search("faro", 5)) == 2
+    assert len(reader.keyword_search("faro acantilado", 5)) == 2
+    assert counted == [["faro"], ["acantilado"]]  # faro's count remembered, not re-read
+    add(writer, "b.txt", ["acantilado y faro"], 2)  # another library object: new version
+    assert len(reader.keyword_search("faro acantilado", 5)) == 3
+    assert counted[-1] == ["faro", "acantilado"]
+    writer.delete_document("b.txt")
+    assert reader.keyword_search("acantilado", 5) == []
+
+
+def test_common_words_are_left_out_past_the_postings_budget(tmp_path, monkeypatch):
+    from rag import keywords
+
+    library = Library(tmp_path / "lib", "test", DIM)
+    add(library, "a.txt", [f"puerto número {i}" for i in range(8)] + ["puerto faro"], 1)
+    monkeypatch.setattr(keywords, "POSTINGS_BUDGET", 4)
+    hits = library.keyword_search("puerto faro", 10)
+    assert len(hits) == 1  # only the rare word scored: "puerto" is in 9 chunks
+    assert library.chunk_rows([hits[0][0]])[hits[0][0]][3] == "puerto faro"
+
+
+def test_a_deleted_documents_vectors_leave_the_store_unless_another_chunk_shares_them(
+        tmp_path):
+    library = Library(tmp_path / "lib", "test", DIM)
+
+    def add_with_hashes(name: str, texts: list[str], hashes: list[str]) -> None:
+        doc = LoadedDocument(file_name=name, kind="txt", sections=[Section(t) for t in texts],
+                             content_hash=name.ljust(64, "0"), pages=1)
+        chunks = [Chunk(text=t, file_name=name, page=None, heading="", content_hash=h,
+                        ordinal=i) for i, (t, h) in enumerate(zip(texts, hashes, strict=True))]
+        library.add_document(doc, chunks, random_vectors(len(texts), DIM, 1), b"x")
+
+    add_with_hashes("a.txt", ["uno", "dos"], ["h-uno", "h-dos"])
+    add_with_hashes("b.txt", ["uno", "tres"], ["h-uno", "h-tres"])  # "uno" in both
+
+    def stored() -> set[str]:
+        return {r[0] for r in library._db.execute("SELECT content_hash FROM embeddings")}
+
+    assert stored() == {"h-uno", "h-dos", "h-tres"}
+    library.delete_document("a.txt")
+    assert stored() == {"h-uno", "h-tres"}  # b.txt still needs "uno"
+    library.delete_document("b.txt")
+    assert stored() == set()
+
+
 def test_other_process_changes_are_applied_without_a_rebuild(tmp_path, monkeypatch):
     root = tmp_path / "lib"
     writer, reader = Library(root, "test", DIM), Library(root, "test", DIM)
