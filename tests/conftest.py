@@ -186,11 +186,14 @@ def server(request: pytest.FixtureRequest,
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """``streamlit run app.py`` on a free port with an empty data dir; killed afterwards.
     Yields its URL and its log file (copied to ``test-artifacts/``: ``streamlit.log`` for
-    test_browser.py, ``streamlit-<module>.log`` for the others)."""
+    test_browser.py, ``streamlit-<module>.log`` for the others). A module's
+    ``SERVER_SETTINGS`` dict, if any, adds ``RAG_*`` settings."""
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} is not installed (scripts/install.sh --dev installs it)")
     pytest.importorskip("playwright.sync_api")
     module = request.module.__name__.rpartition(".")[2]
     log_name = "streamlit.log" if module == "test_browser" else f"streamlit-{module}.log"
-    with streamlit_server(tmp_path_factory.mktemp("browser-data"), log_name) as running:
+    settings = getattr(request.module, "SERVER_SETTINGS", {})
+    with streamlit_server(tmp_path_factory.mktemp("browser-data"), log_name,
+                          **settings) as running:
         yield running

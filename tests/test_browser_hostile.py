@@ -26,6 +26,9 @@ from browser_support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 from rag.loaders import safe_file_name
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
+# Whole passages in the prompt and under "Ver los pasajes" (by default each is cut to the
+# sentences nearest the question): every hostile string must reach the screen.
+SERVER_SETTINGS = {"passage_tokens": "0"}
 
 SCRIPT = "<script>window.__pwned=1</script>"
 IMG = '<img src=x onerror="window.__pwned=2">'
