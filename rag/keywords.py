@@ -12,6 +12,7 @@ import re
 import sqlite3
 import threading
 import unicodedata
+from collections.abc import Callable
 
 _WORD = re.compile(r"[a-z0-9]+")
 _COMBINING = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
@@ -76,18 +77,20 @@ def document_frequencies(db: sqlite3.Connection, terms: list[str]) -> dict[str, 
 
 
 class FrequencyCache:
-    """Document frequencies remembered while the library is unchanged: ``version`` (its
-    change-log sequence) moves with every added or deleted chunk, in any process, and
+    """Document frequencies remembered while the library is unchanged: ``version_of(db)``
+    (its change-log sequence) moves with every added or deleted chunk, in any process, and
     empties the cache. Shared by the library's searching threads."""
 
-    def __init__(self, max_terms: int = FREQUENCY_CACHE_TERMS) -> None:
+    def __init__(self, version_of: Callable[[sqlite3.Connection], object],
+                 max_terms: int = FREQUENCY_CACHE_TERMS) -> None:
+        self._version_of = version_of
         self._counts: dict[str, int] = {}
         self._version: object = None
         self._max_terms = max_terms
         self._lock = threading.Lock()
 
-    def lookup(self, db: sqlite3.Connection, terms: list[str], version: object
-               ) -> dict[str, int]:
+    def lookup(self, db: sqlite3.Connection, terms: list[str]) -> dict[str, int]:
+        version = self._version_of(db)
         with self._lock:
             if version != self._version or len(self._counts) > self._max_terms:
                 self._counts, self._version = {}, version
@@ -101,10 +104,9 @@ class FrequencyCache:
 
 
 def affordable_terms(db: sqlite3.Connection, terms: list[str],
-                     cache: FrequencyCache | None = None, version: object = None) -> list[str]:
+                     cache: FrequencyCache | None = None) -> list[str]:
     """The terms present in the library, rarest first, within :data:`POSTINGS_BUDGET`."""
-    counts = (cache.lookup(db, terms, version) if cache is not None
-              else document_frequencies(db, terms))
+    counts = cache.lookup(db, terms) if cache is not None else document_frequencies(db, terms)
     return rarest_within({t: n for t, n in counts.items() if n}, POSTINGS_BUDGET)
 
 
@@ -142,11 +144,11 @@ def purge_deleted(db: sqlite3.Connection) -> None:
 
 
 def keyword_search(db: sqlite3.Connection, query: str, k: int,
-                   documents: list[str] | None = None, cache: FrequencyCache | None = None,
-                   version: object = None) -> list[tuple[int, float]]:
-    """The ``k`` best chunk ids by BM25 (higher is better), optionally only in ``documents``;
-    ``cache`` and ``version``: see :class:`FrequencyCache`."""
-    expression = match_expression(affordable_terms(db, query_terms(query), cache, version))
+                   documents: list[str] | None = None,
+                   cache: FrequencyCache | None = None) -> list[tuple[int, float]]:
+    """The ``k`` best chunk ids by BM25 (higher is better), optionally only in ``documents``
+    (``cache``: see :class:`FrequencyCache`)."""
+    expression = match_expression(affordable_terms(db, query_terms(query), cache))
     if not expression or k <= 0:
         return []
     if documents is None:

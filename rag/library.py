@@ -59,7 +59,7 @@ class Library(VectorStore):
         self._file_lock = FileLock(str(root / "write.lock"))
         self._db = library_schema.connect(root / "library.sqlite3")
         self._readers = ReaderPool(root / "library.sqlite3")
-        self._frequencies = keywords.FrequencyCache()
+        self._frequencies = keywords.FrequencyCache(change_seq)
         with self._lock, self._file_lock:
             library_schema.create(self._db)
             with self._write():
@@ -266,8 +266,7 @@ class Library(VectorStore):
     def keyword_search(self, query: str, k: int,
                        documents: list[str] | None = None) -> list[tuple[int, float]]:
         with self._readers.connection() as db:
-            return keywords.keyword_search(db, query, k, documents, self._frequencies,
-                                           change_seq(db))
+            return keywords.keyword_search(db, query, k, documents, self._frequencies)
 
     def vectors(self, ids: list[int]) -> np.ndarray:
         with self._lock:

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 
 from rag.keywords import normalize
 
-_ENDS = ".!?…"
+_ENDS = frozenset(".!?…")
 _NON_WORD = re.compile(r"\W+")
 
 
@@ -33,7 +33,7 @@ def stop_repeats(pieces: Iterable[str]) -> Iterator[str]:
         for piece in source:
             out: list[str] = []
             for char in piece:
-                if char == "\n" or (char.isspace() and current[-1:] in tuple(_ENDS)):
+                if char == "\n" or (char.isspace() and current[-1:] in _ENDS):
                     key = _key(current)
                     if key and not diverged and key in seen:
                         if out:
