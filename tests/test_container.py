@@ -143,9 +143,9 @@ def test_entrypoint_serves_the_app_and_adopts_the_baked_model(tmp_path: Path) ->
                 proc.kill()
 
 
-def _run_entry(env: dict[str, str], *args: str,
-               as_user: list[str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*(as_user or []), str(ENTRYPOINT), *args], env=env,
+def _run_entry(env: dict[str, str], *args: str, as_user: list[str] | None = None,
+               entrypoint: Path = ENTRYPOINT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*(as_user or []), str(entrypoint), *args], env=env,
                           capture_output=True, text=True, timeout=60)
 
 
@@ -172,7 +172,15 @@ def test_entrypoint_refuses_a_data_dir_it_cannot_write(tmp_path: Path) -> None:
             data.chmod(0o555)
         as_user = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] \
             if as_root else []
-        result = _run_entry(_entry_env(data, base), as_user=as_user)
+        entrypoint = ENTRYPOINT
+        if as_root:  # nobody may not enter the clone's folder (mktemp -d makes it 0700):
+            # run a copy; the data dir is checked before anything else of the app is used
+            entrypoint = base / "app" / "scripts" / ENTRYPOINT.name
+            entrypoint.parent.mkdir(parents=True)
+            shutil.copy2(ENTRYPOINT, entrypoint)
+            for folder in (entrypoint.parent, entrypoint.parent.parent):
+                folder.chmod(0o755)
+        result = _run_entry(_entry_env(data, base), as_user=as_user, entrypoint=entrypoint)
         data.chmod(0o755)
         assert result.returncode == 64, result.stderr
         assert "is not writable by user" in result.stderr and "chown" in result.stderr
