@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -45,17 +44,16 @@ import threading
 import time
 from pathlib import Path
 
-from rag import errors as rag_errors
 from rag.errors import (
     CorruptFileError,
     DocumentError,
     FileTooLargeError,
     ParseTimeoutError,
-    RagError,
 )
-from rag.loaders import LOADERS, ParseOptions, safe_file_name
+from rag.loaders import ParseOptions, ocr, safe_file_name
+from rag.sandbox_reply import document_of, parse_json, progress_of
 from rag.sandbox_worker import EXIT_MEMORY
-from rag.schema import LoadedDocument, Section
+from rag.schema import LoadedDocument
 
 log = logging.getLogger(__name__)
 
@@ -67,10 +65,6 @@ OCR_PAGE_S = 60.0  # each OCR'd page may take this long (slow CPUs, busy machine
 # aborts when the limit refuses it memory), SIGKILL (the kernel's OOM killer).
 _MEMORY_DEATHS = (EXIT_MEMORY, -signal.SIGABRT, -signal.SIGKILL)
 _ROOT = Path(__file__).resolve().parent.parent  # where the worker finds rag
-# Every engine error by name, so the worker's error comes back as the same class and code.
-_ERRORS: dict[str, type[RagError]] = {
-    name: cls for name, cls in vars(rag_errors).items()
-    if isinstance(cls, type) and issubclass(cls, RagError)}
 
 
 def load_bytes(data: bytes, file_name: str, *, timeout_s: float = 120.0,
@@ -78,10 +72,10 @@ def load_bytes(data: bytes, file_name: str, *, timeout_s: float = 120.0,
     """:func:`rag.loaders.load_bytes` in a worker process: the same document, or the same
     :class:`~rag.errors.DocumentError`, plus the time and memory limits. Each page the
     worker OCRs extends the time limit by :data:`OCR_PAGE_S` (``options.progress`` hears
-    of it)."""
+    of it), up to :data:`rag.loaders.ocr.MAX_OCR_S` more in all."""
     name = safe_file_name(file_name)
     reply = _pool(memory_mb).run(data, name, timeout_s, options or ParseOptions())
-    return _document(reply, name, data)
+    return document_of(reply, name, data)
 
 
 def stats() -> dict[str, int]:
@@ -109,6 +103,7 @@ class _Worker:
         self._buffer = bytearray()
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_ROOT), env.get("PYTHONPATH")]))
+        env.setdefault("OMP_THREAD_LIMIT", "1")  # Tesseract: 1 thread (workers run in parallel)
         # Linux carries the parent's peak resident set into a child's ru_maxrss across
         # fork/exec, so the worker's own peak shows only when it is above the app's.
         self._inherited_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -123,7 +118,7 @@ class _Worker:
             line = self._read_line(time.monotonic() + START_TIMEOUT_S)
         except TimeoutError:
             line = None
-        ready = _json(line) if line is not None else None
+        ready = parse_json(line) if line is not None else None
         if not isinstance(ready, dict) or ready.get("ready") is not True:
             status, peak_mb = self.kill()
             raise OSError(f"the worker did not start (exit status {status}, {peak_mb:.0f} MB)")
@@ -133,14 +128,16 @@ class _Worker:
         """The worker's reply for one file, or the error its death or slowness means."""
         self.files += 1
         deadline = time.monotonic() + timeout_s
+        # OCR extends the deadline page by page, up to the worker's own OCR time budget.
+        ceiling = deadline + ocr.MAX_OCR_S + 2 * OCR_PAGE_S
         header = json.dumps({"name": name, "size": len(data), "ocr": options.ocr}).encode()
         try:
             self._write(header + b"\n", deadline)
             self._write(data, deadline)
             line = self._read_line(deadline)
-            while (step := _progress(line)) is not None:  # OCR, page by page
+            while (step := progress_of(line)) is not None:  # OCR, page by page
                 if step[1]:
-                    deadline = max(deadline, time.monotonic() + OCR_PAGE_S)
+                    deadline = min(ceiling, max(deadline, time.monotonic() + OCR_PAGE_S))
                 if options.progress is not None:
                     options.progress(*step)
                 line = self._read_line(deadline)
@@ -150,7 +147,7 @@ class _Worker:
                                     "skipped.", name=name, seconds=timeout_s) from None
         except OSError:  # the worker died while reading the request (EPIPE)
             line = None
-        reply = _json(line) if line is not None else None
+        reply = parse_json(line) if line is not None else None
         if isinstance(reply, dict) and reply.get("error") != "memory":
             self.last_used = time.monotonic()
             return reply
@@ -158,7 +155,7 @@ class _Worker:
         log.warning("document reader failed on %s: exit status %s, peak %.0f MB", name, status,
                     peak_mb)
         if line is not None and not isinstance(reply, dict):
-            return None  # not our protocol: _document() says "no usable answer"
+            return None  # not our protocol: document_of() says "no usable answer"
         if reply is not None or status in _MEMORY_DEATHS or peak_mb >= 0.5 * self.memory_mb:
             raise FileTooLargeError(f"{name} needs more than {self.memory_mb} MB of memory to "
                                     "read and was skipped.", name=name, limit_mb=self.memory_mb)
@@ -302,61 +299,3 @@ def _pool(memory_mb: int) -> _Pool:
 
 
 atexit.register(shutdown)
-
-
-def _progress(line: bytes | None) -> tuple[str, int, int] | None:
-    """A progress line's (stage, done, total); None for anything else (the reply)."""
-    message = _json(line) if line is not None and line.startswith(b'{"progress"') else None
-    step = message.get("progress") if isinstance(message, dict) else None
-    if (isinstance(step, list) and len(step) == 3 and step[0] == "ocr"
-            and all(type(v) is int and 0 <= v <= 100_000 for v in step[1:])):
-        return "ocr", step[1], step[2]
-    return None
-
-
-def _json(line: bytes) -> object:
-    try:
-        return json.loads(line)
-    except ValueError:
-        return None
-
-
-def _document(reply: object, name: str, data: bytes) -> LoadedDocument:
-    """The worker's reply, checked field by field, as a document or the error it reports."""
-    if isinstance(reply, dict) and reply.get("ok") is True:
-        kind, pages, warnings = reply.get("kind"), reply.get("pages"), reply.get("warnings")
-        items = reply.get("sections")
-        if (kind in LOADERS and type(pages) is int and isinstance(warnings, list)
-                and all(isinstance(w, str) for w in warnings) and isinstance(items, list)
-                and items and all(_is_section(i) for i in items)):
-            ocr_pages, confidence = _ocr_report(reply.get("ocr"), pages)
-            return LoadedDocument(file_name=name, kind=kind, pages=pages, warnings=warnings,
-                                  sections=[Section(i[0], i[1], i[2]) for i in items],
-                                  content_hash=hashlib.sha256(data).hexdigest(),
-                                  ocr_pages=ocr_pages, ocr_confidence=confidence)
-    if not isinstance(reply, dict) or reply.get("ok") is not False:
-        raise CorruptFileError(f"{name} could not be read: the document reader gave no "
-                               "usable answer.", name=name)
-    error = _ERRORS.get(str(reply.get("error")), DocumentError)
-    message = reply.get("message")
-    raw = reply.get("params")
-    params = {str(k): v for k, v in raw.items()
-              if v is None or isinstance(v, str | int | float)} if isinstance(raw, dict) else {}
-    params["name"] = name
-    raise error(message if isinstance(message, str) else f"{name} could not be read.", **params)
-
-
-def _ocr_report(raw: object, pages: int) -> tuple[list[int], float]:
-    """The reply's OCR'd pages and their confidence, if well-formed (else none)."""
-    if not isinstance(raw, dict):
-        return [], 0.0
-    found, confidence = raw.get("pages"), raw.get("confidence")
-    if (isinstance(found, list) and all(type(p) is int and 1 <= p <= pages for p in found)
-            and isinstance(confidence, int | float) and 0 <= confidence <= 100):
-        return found, float(confidence)
-    return [], 0.0
-
-
-def _is_section(item: object) -> bool:
-    return (isinstance(item, list) and len(item) == 3 and isinstance(item[0], str)
-            and (item[1] is None or type(item[1]) is int) and isinstance(item[2], str))

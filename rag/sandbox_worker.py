@@ -97,6 +97,7 @@ def serve(memory_mb: int) -> int:
     import pypdf  # noqa: F401
     import pypdfium2  # noqa: F401
 
+    os.environ.setdefault("OMP_THREAD_LIMIT", "1")  # Tesseract: one thread (see rag.sandbox)
     with contextlib.suppress(ImportError):
         import tesserocr  # noqa: F401
 

@@ -1,7 +1,8 @@
 """Real documents for tests: Debian documentation packages ship PDFs with plain-text twins.
 
-The one the tests use, maint-guide-es, ships in ``tests/data/debian/maint-guide-es`` (PDF,
-gzipped text twin, copyright), so the suite needs no network and no apt. Other packages (the
+The ones the tests use, maint-guide-es and developers-reference, ship in
+``tests/data/debian/<package>`` (PDF, gzipped text twin, copyright), so the suite needs no
+network and no apt. Other packages (the
 benchmark's) are downloaded once with ``apt-get download`` and unpacked with ``dpkg-deb -x``
 into ``~/.cache/chatdocs-test-data/<package>`` (or ``$CHATDOCS_TEST_DATA/<package>``); any
 failure there, a missing apt-get included, is an error, never a skip.

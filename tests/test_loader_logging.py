@@ -73,3 +73,28 @@ def test_a_bug_while_reading_a_pdf_page_is_logged_with_its_traceback(caplog,
                             "page 2 was read with a fallback extractor"]
     warnings = _records(caplog, "WARNING")
     assert len(warnings) == 2 and all(r.exc_info[0] is TypeError for r in warnings)
+
+
+@pytest.mark.parametrize("bug", [True, False])
+def test_an_unreadable_outline_is_logged_by_kind(caplog, monkeypatch, bug) -> None:
+    """The PDF is read without its outline either way; a bug in reading it (not pdfium's
+    own error on a damaged outline) is logged at WARNING with its traceback."""
+    import pypdfium2
+
+    def broken(*_args, **_kwargs):
+        if bug:
+            raise AttributeError("'NoneType' object has no attribute 'raw'")
+        raise pypdfium2.PdfiumError("damaged bookmark tree")
+        yield  # a generator, like the real get_toc
+
+    monkeypatch.setattr(pypdfium2.PdfDocument, "get_toc", broken)
+    caplog.set_level(logging.INFO)
+    doc = load_bytes(make_pdf(["Primera página.", "Segunda página."]), "informe.pdf")
+    assert [s.page for s in doc.sections] == [1, 2]
+    warnings = [r for r in _records(caplog, "WARNING") if "outline" in r.getMessage()]
+    infos = [r for r in _records(caplog, "INFO") if "outline" in r.getMessage()]
+    if bug:
+        assert len(warnings) == 1 and warnings[0].exc_info[0] is AttributeError
+    else:
+        assert not warnings and len(infos) == 1 and not infos[0].exc_info
+        assert "PdfiumError: damaged bookmark tree" in infos[0].getMessage()

@@ -1,24 +1,33 @@
 """OCR of scanned PDFs with the real Tesseract (Debian's spa/eng data, through tesserocr)
 inside the sandboxed parser, and through the real engine: an image-only PDF made from real
-Spanish pages is read, and a sentence from its page 3 is cited as page 3."""
+Spanish pages is read, and a sentence from its page 3 is cited as page 3. OCR keeps to its
+caps (pages and time per document, pixels per page) and the language setting."""
 
 from __future__ import annotations
 
 import io
+import re
+import sys
+from pathlib import Path
 
 import pypdfium2 as pdfium
 import pytest
 from debian_docs import pdf_and_twin, word_f1
+from PIL import Image
 
 from rag import sandbox
 from rag.errors import NoTextError
-from rag.loaders import load_bytes, ocr
+from rag.i18n import warning_text
+from rag.loaders import ParseOptions, load_bytes, ocr
 from rag.service import RagService
 from rag.settings import load_settings
 from tests.pdf_factory import make_pdf
 
 SCAN_DPI = 150  # a plain office scan
 SOURCE_PAGES = (12, 13, 14)  # maint-guide-es: 2 Primeros pasos, 2.1, 2.2 (1-based)
+# maint-guide-es's running header (as in test_pdf_structure), and as OCR may read it.
+RUNNING = re.compile(r"Guía del nuevo desarrollador de Debian\s+(\d+ / 63|[ivx]+)\b")
+RUNNING_OCR = re.compile(r"desarrollador\s+de\s+Debian\s*\d+\s*/\s*63", re.IGNORECASE)
 PAGE_3_SENTENCE = ("Si el paquete debe pertenecer a la sección main el programa debe cumplir con "
                    "las Directrices de Debian para el software libre")
 
@@ -55,13 +64,18 @@ def test_scanned_pdf_is_read_and_cited_by_page(tmp_path, scan, source):
     report = service.ingest_bytes("escaneo.pdf", scan, progress=steps.append)
     assert report.status == "added", report
     assert report.ocr_pages == [1, 2, 3] and report.ocr_confidence >= 80, report
-    assert any("read by OCR" in w for w in report.warnings)
+    assert any(re.match(r"pages 1-3 had no text layer and were read by OCR \(language spa, "
+                        r"mean confidence \d+%\)$", w) for w in report.warnings), report
     ocr_steps = [(s.done, s.total) for s in steps if s.stage == "ocr"]
     assert ocr_steps == [(0, 3), (1, 3), (2, 3), (3, 3)]
     top = service.search(PAGE_3_SENTENCE, k=1)[0]
     assert top.page == 3, top
     assert top.citation == "escaneo.pdf, p. 3 · 2.2 Elige el programa"
-    text = "\n".join(c.text for c in service.library.chunks_of("escaneo.pdf") if c.page == 3)
+    chunks = service.library.chunks_of("escaneo.pdf")
+    assert {c.page for c in chunks} == {1, 2, 3}
+    leaks = [c.text[:120] for c in chunks if RUNNING.search(c.text) or RUNNING_OCR.search(c.text)]
+    assert not leaks
+    text = "\n".join(c.text for c in chunks if c.page == 3)
     layer = source[SOURCE_PAGES[2] - 1].get_textpage().get_text_range()
     assert word_f1(text, layer) >= 0.85  # the page's text, less its running header
 
@@ -101,3 +115,92 @@ def test_language_choice():
     assert ocr.pick_language("auto", "", installed) == "spa+eng"
     assert ocr.pick_language("spa+fra", "", installed) == "spa"
     assert ocr.pick_language("deu", "", installed) == "eng"
+
+
+# ---- caps: pages and time per document, pixels per page -----------------------------------
+
+
+def _steps() -> tuple[list[tuple[int, int]], ParseOptions]:
+    steps: list[tuple[int, int]] = []
+    return steps, ParseOptions(progress=lambda _stage, done, total: steps.append((done, total)))
+
+
+def test_ocr_reads_at_most_max_ocr_pages(monkeypatch):
+    """Pages past the cap are not OCR'd, and the report says which, in both languages."""
+    monkeypatch.setattr(ocr, "MAX_OCR_PAGES", 2)
+    steps, options = _steps()
+    document = load_bytes(make_pdf(["Primera página, escrita.", "", "", "", ""]), "largo.pdf",
+                          options)
+    assert steps == [(0, 2), (1, 2), (2, 2)]  # pages 2 and 3 only
+    notice = "pages 4-5 were not read by OCR: at most 2 pages a document"
+    assert notice in document.warnings, document.warnings
+    assert not any(re.match(r"pages? [45] has no text", w) for w in document.warnings)
+    assert warning_text(notice, "es") == ("no se leyó con OCR (como máximo 2 páginas por "
+                                          "documento): página(s) 4-5")
+
+
+def test_ocr_stops_after_its_time_budget(monkeypatch):
+    monkeypatch.setattr(ocr, "MAX_OCR_S", 0.0)
+    steps, options = _steps()
+    document = load_bytes(make_pdf(["Primera página, escrita.", "", "", ""]), "lento.pdf",
+                          options)
+    assert steps == [(0, 3), (1, 3)]  # the first page is read, then time is up
+    notice = "pages 3-4 were not read by OCR: at most 0 minutes of OCR a document"
+    assert notice in document.warnings, document.warnings
+    assert warning_text(notice, "es") == ("no se leyó con OCR (como máximo 0 minutos de OCR "
+                                          "por documento): página(s) 3-4")
+
+
+def test_a_huge_scanned_page_is_read_within_the_memory_cap(source):
+    """A 3000 x 4000 pt scanned plan (208 megapixels at 300 dpi: more than the worker's
+    default 1024 MB) is rendered at a lower resolution and read in the sandbox."""
+    scale = ocr.render_scale(3000, 4000)
+    assert scale < ocr.RENDER_DPI / 72 and 3000 * 4000 * scale**2 <= ocr.MAX_RENDER_PIXELS
+    assert ocr.render_scale(595, 842) == ocr.RENDER_DPI / 72  # A4 keeps 300 dpi
+    page = source[SOURCE_PAGES[1] - 1].render(scale=SCAN_DPI / 72, grayscale=True).to_pil()
+    canvas = Image.new("L", (1500, 2000), 255)  # 36 dpi: 3000 x 4000 pt
+    canvas.paste(page, (100, 100))
+    out = io.BytesIO()
+    canvas.save(out, format="PDF", resolution=36)
+    document = sandbox.load_bytes(out.getvalue(), "plano.pdf")  # the default caps
+    assert document.ocr_pages == [1]
+    layer = source[SOURCE_PAGES[1] - 1].get_textpage().get_text_range()
+    assert word_f1(document.text, layer) >= 0.85
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_tesseract_gets_one_thread_in_the_worker(monkeypatch):
+    monkeypatch.delenv("OMP_THREAD_LIMIT", raising=False)
+    worker = sandbox._Worker(256)
+    try:
+        environ = Path(f"/proc/{worker.proc.pid}/environ").read_bytes().split(b"\0")
+    finally:
+        worker.close()
+    assert b"OMP_THREAD_LIMIT=1" in environ
+
+
+# ---- the language setting ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def english_scan() -> bytes:
+    """A real English page (developers-reference) as an image-only PDF."""
+    pdf = pdfium.PdfDocument(str(pdf_and_twin("developers-reference")[0]))
+    try:
+        image = pdf[16].render(scale=SCAN_DPI / 72).to_pil().convert("RGB")
+    finally:
+        pdf.close()
+    return _image_pdf([image])
+
+
+@pytest.mark.parametrize("setting", ["eng", "spa"])
+def test_the_ocr_setting_reaches_the_worker(tmp_path, monkeypatch, english_scan, setting):
+    """RAG_OCR goes from the settings through the engine to the sandboxed worker, which
+    reads the scan in that language and says so in the report."""
+    monkeypatch.setenv("RAG_OCR", setting)
+    settings = load_settings(tmp_path)
+    assert settings.ocr == setting
+    report = RagService(settings).ingest_bytes("english.pdf", english_scan)
+    assert report.status == "added" and report.ocr_pages == [1], report
+    assert any(w.startswith(f"page 1 had no text layer and was read by OCR (language "
+                            f"{setting}, mean confidence") for w in report.warnings), report

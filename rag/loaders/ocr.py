@@ -12,7 +12,9 @@ data is Debian's (``tesseract-ocr-spa``, ``tesseract-ocr-eng``); without it, or 
 from __future__ import annotations
 
 import logging
+import math
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +23,17 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 RENDER_DPI = 300  # Tesseract's own recommendation; lower costs accuracy on small print
+MAX_RENDER_PIXELS = 40_000_000
+"""A page is rendered at :data:`RENDER_DPI` unless that takes more pixels than this (an A4
+page at 300 dpi is 8.7 million); a larger page (a plan, a poster: A0 is 140 million at 300
+dpi) gets a lower resolution, so that the worker's memory cap still fits it."""
+MAX_OCR_PAGES = 300
+"""Most pages OCR'd in one document: the pages past it are left unread (and reported).
+Each OCR'd page extends the worker's time limit, so without a cap a 5,000-page scan would
+hold a worker for hours."""
+MAX_OCR_S = 1800.0
+"""Most seconds of OCR for one document: no page is started after it (the rest are left
+unread, and reported)."""
 TESSDATA_DIRS = ("/usr/share/tesseract-ocr/5/tessdata", "/usr/share/tesseract-ocr/4.00/tessdata",
                  "/usr/share/tessdata", "/usr/local/share/tessdata",
                  "/opt/homebrew/share/tessdata")
@@ -89,9 +102,23 @@ class PageReader:
         self._api.End()
 
 
+def render_scale(width_pt: float, height_pt: float, dpi: int = RENDER_DPI) -> float:
+    """Pixels per point for a page: ``dpi`` / 72, or less where that would take more than
+    :data:`MAX_RENDER_PIXELS`."""
+    scale, area = dpi / 72, width_pt * height_pt
+    if area > 0 and area * scale * scale > MAX_RENDER_PIXELS:
+        scale = math.sqrt(MAX_RENDER_PIXELS / area)
+    return scale
+
+
 def render(page: Any, dpi: int = RENDER_DPI) -> Any:
-    """The page as a greyscale PIL image at ``dpi``."""
-    bitmap = page.render(scale=dpi / 72, grayscale=True)
+    """The page as a greyscale PIL image at ``dpi``, or at the resolution that keeps it
+    within :data:`MAX_RENDER_PIXELS`."""
+    width, height = page.get_size()
+    scale = render_scale(width, height, dpi)
+    if scale < dpi / 72:
+        log.info("a %.0f x %.0f pt page is rendered at %.0f dpi", width, height, scale * 72)
+    bitmap = page.render(scale=scale, grayscale=True)
     try:
         return bitmap.to_pil().copy()
     finally:
@@ -101,7 +128,8 @@ def render(page: Any, dpi: int = RENDER_DPI) -> Any:
 def ocr_pages(pdf: Any, indexes: list[int], setting: str, sample: str,
               progress: OcrProgress | None = None) -> tuple[dict[int, OcrPage], str]:
     """OCR of the pages at ``indexes`` of a pypdfium2 document: ({index: page}, language).
-    Raises :class:`LookupError` when Tesseract is not available."""
+    No page is started once :data:`MAX_OCR_S` seconds have gone by: those are missing from
+    the result. Raises :class:`LookupError` when Tesseract is not available."""
     found = tessdata()
     if found is None:
         raise LookupError("Tesseract is not installed")
@@ -111,14 +139,20 @@ def ocr_pages(pdf: Any, indexes: list[int], setting: str, sample: str,
     report = progress or (lambda _done, _total: None)
     report(0, len(indexes))
     reader = PageReader(folder, language)
+    started = time.monotonic()
     try:
         for count, index in enumerate(indexes, start=1):
+            if count > 1 and time.monotonic() - started > MAX_OCR_S:
+                log.info("OCR stopped after %.0f s: %d pages left", MAX_OCR_S,
+                         len(indexes) - count + 1)
+                break
             page = pdf[index]
             try:
                 result = reader.read(render(page))
             finally:
                 page.close()
-            if language == DETECT and result.text.strip():  # settle on the page's language
+            if language == DETECT and count < len(indexes) and result.text.strip():
+                # settle on the first page's language for the pages that follow
                 detected = pick_language("auto", result.text, installed)
                 if detected != language and len(result.text.split()) >= 30:
                     reader.close()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import logging
-import re
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,26 +19,24 @@ from rag.errors import (
     XfaFormError,
 )
 from rag.loaders.common import (
-    CONTROL_CHARS,
     DAMAGED,
     PROTECTED,
     ParseOptions,
     limits,
     log_failure,
-    strip_line_ends,
     too_much_text,
 )
-from rag.loaders.ocr import OcrPage, ocr_pages, page_list
+from rag.loaders.pdf_contents import drop_leader_blocks, toc_pages
 from rag.loaders.pdf_forms import form_lines
 from rag.loaders.pdf_layout import (
     PageLines,
-    drop_leader_blocks,
+    clean_pdf_text,
     pdfium_lines,
     plain_lines,
     running_lines,
-    toc_pages,
     without,
 )
+from rag.loaders.pdf_ocr import OcrOutcome, ocr_missing
 from rag.loaders.pdf_sections import (
     OutlineEntry,
     outline_headings,
@@ -52,18 +49,6 @@ from rag.schema import Section
 log = logging.getLogger(__name__)
 
 _PDFIUM_LOCK = threading.Lock()  # pdfium is not thread-safe
-
-
-def clean_pdf_text(text: str) -> str:
-    """Normalize extracted page text: line ends, NULs, hyphenation; keeps blank lines."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
-    # pdfium marks a word hyphenated at a line end with U+FFFE and drops the line break.
-    text = re.sub("\ufffe\\s*(?=(.?))", lambda m: "" if m.group(1).islower() else "-", text)
-    text = text.replace("\u00ad\n", "").replace("\u00ad", "")
-    text = re.sub(r"([^\s-])-\n[ \t]*(\w)",
-                  lambda m: m.group(1) + m.group(2) if m.group(2).islower() else m.group(0), text)
-    text = strip_line_ends(CONTROL_CHARS.sub("", text))
-    return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 
 def _pypdf_errors() -> tuple[type[BaseException], ...]:
@@ -176,58 +161,35 @@ def load_pdf(data: bytes, file_name: str) -> tuple[list[Section], int, list[str]
 
 def read_pdf(data: bytes, file_name: str, options: ParseOptions | None = None) -> PdfText:
     """One section per run of body text under one heading path on one page, without
-    running headers, page numbers or table-of-contents pages (see :mod:`.pdf_layout`);
-    pages without a text layer are OCR'd (see :mod:`.ocr`)."""
+    running headers, page numbers or table-of-contents pages (see :mod:`.pdf_layout` and
+    :mod:`.pdf_contents`); pages without a text layer are OCR'd (see :mod:`.pdf_ocr`)."""
     options = options or ParseOptions()
     pages, outline, n_pages, warnings, silent, ocr = _read_pages(data, file_name, options)
-    ocr_ran = ocr is not None
-    ocr = ocr or {}
     texts = [p.text() if p is not None else "" for p in pages]
     if not any(t.strip() for t in texts) and _xfa_form(data):
         raise XfaFormError(f"{file_name} is an XFA form (Adobe LiveCycle): its content is "
                            "not page text. Open it in Adobe Reader, print it to a PDF and "
                            "upload that.", name=file_name)
-    if not any(t.strip() for t in texts) and ocr_ran:
+    if not any(t.strip() for t in texts) and ocr is not None:
         raise OcrFoundNothingError(f"{file_name} has no text layer, and OCR found no text on "
                                    "its pages (blank or unreadable scans?).", name=file_name)
     if not any(t.strip() for t in texts):
         raise NoTextError(f"{file_name} has no text layer (scanned images?): OCR is not "
                           "supported.", name=file_name)
-    empty = [i + 1 for i, t in enumerate(texts) if not t.strip() and i + 1 not in silent]
+    unread = {i + 1 for i in ocr.unread} if ocr is not None else set()  # said below
+    empty = [i + 1 for i, t in enumerate(texts)
+             if not t.strip() and i + 1 not in silent and i + 1 not in unread]
     if len(empty) <= 5:
         warnings += [f"page {p} has no text (scanned?)" for p in empty]
     else:
         shown = ", ".join(map(str, empty[:10])) + (", ..." if len(empty) > 10 else "")
         warnings.append(f"{len(empty)} pages have no text (scanned?): pages {shown}")
-    confidence = sum(r.confidence for r in ocr.values()) / len(ocr) if ocr else 0.0
-    if ocr:
-        verb = "was" if len(ocr) == 1 else "were"
-        warnings.append(f"{page_list(sorted(i + 1 for i in ocr))} had no text layer and "
-                        f"{verb} read by OCR (mean confidence {confidence:.0f}%)")
+    warnings += ocr.warnings if ocr is not None else []
     sections = layout_sections([p or PageLines([]) for p in pages], outline)
-    return PdfText(sections, n_pages, warnings, sorted(i + 1 for i in ocr), round(confidence, 1))
-
-
-def _ocr_missing(pdf: Any, pages: list[PageLines | None], silent: set[int],
-                 options: ParseOptions) -> dict[int, OcrPage] | None:
-    """OCR of the pages that show something but have no text; they get its text. None
-    when OCR did not run (nothing to read, turned off, or no Tesseract)."""
-    missing = [i for i, p in enumerate(pages)
-               if (p is None or not p.text().strip()) and i + 1 not in silent]
-    if not missing or options.ocr == "off":
-        return None
-    sample = " ".join(p.text() for p in pages if p is not None)[:20_000]
-    progress = options.progress
-    try:
-        found, _ = ocr_pages(pdf, missing, options.ocr, sample,
-                             (lambda d, t: progress("ocr", d, t)) if progress else None)
-    except LookupError:
-        log.info("no Tesseract: %d pages without text stay unread", len(missing))
-        return None
-    for index, result in found.items():
-        text = clean_pdf_text(result.text)
-        pages[index] = PageLines(plain_lines(text)) if text else pages[index]
-    return {i: r for i, r in found.items() if clean_pdf_text(r.text)}
+    if ocr is None or not ocr.found:
+        return PdfText(sections, n_pages, warnings)
+    return PdfText(sections, n_pages, warnings, sorted(i + 1 for i in ocr.found),
+                   round(ocr.confidence, 1))
 
 
 def layout_sections(pages: list[PageLines], outline: list[OutlineEntry]) -> list[Section]:
@@ -252,7 +214,7 @@ def layout_sections(pages: list[PageLines], outline: list[OutlineEntry]) -> list
 
 def _read_pages(data: bytes, file_name: str, options: ParseOptions):
     """(pages' lines or None, outline, page count, warnings, pages with nothing on them,
-    OCR'd pages)."""
+    what OCR did, if it ran)."""
     import pypdfium2.raw as pdfium_c
 
     warnings: list[str] = []
@@ -261,7 +223,7 @@ def _read_pages(data: bytes, file_name: str, options: ParseOptions):
     unreadable = 0  # pages neither reader could open
     max_pages, max_chars = limits().MAX_PAGES, limits().MAX_CHARS
     outline: list[OutlineEntry] = []
-    ocr: dict[int, OcrPage] | None = None
+    ocr: OcrOutcome | None = None
     with _PDFIUM_LOCK:
         pdf, reader = _open_pdf(data, file_name)
         try:
@@ -294,7 +256,7 @@ def _read_pages(data: bytes, file_name: str, options: ParseOptions):
                     raise too_much_text(file_name)
             if pdf is not None:
                 outline = read_outline(pdf)
-                ocr = _ocr_missing(pdf, pages, silent, options)
+                ocr = ocr_missing(pdf, pages, silent, options)
         finally:
             if pdf is not None:
                 pdf.close()

@@ -5,9 +5,7 @@ Running headers and footers ("Guía del nuevo desarrollador de Debian 5 / 63", "
 Applying to Become a Member") are lines in a page's top or bottom band that either repeat
 on several pages once numbers are ignored, or carry the page's own printed number (its
 offset from the page index is the same all through the document), or are nothing but a
-page number. Table-of-contents pages are those mostly made of entries (leader dots or a
-trailing page number, or the PDF outline's titles); smaller blocks of leader-dot entries
-are dropped from other pages.
+page number. Tables of contents are found in :mod:`.pdf_contents`.
 """
 
 from __future__ import annotations
@@ -18,6 +16,8 @@ import re
 import unicodedata
 from dataclasses import dataclass, replace
 from typing import Any
+
+from rag.loaders.common import CONTROL_CHARS, strip_line_ends
 
 MARGIN_BAND = 0.1  # share of the page height, at top and bottom, where running lines live
 MIN_REPEATS = 3  # pages a header must appear on to count as running
@@ -52,6 +52,18 @@ def lines_text(lines: list[Line]) -> str:
         return ""
     return lines[0].text + "".join(("\n\n" if ln.new_paragraph else "\n") + ln.text
                                    for ln in lines[1:])
+
+
+def clean_pdf_text(text: str) -> str:
+    """Normalize extracted page text: line ends, NULs, hyphenation; keeps blank lines."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+    # pdfium marks a word hyphenated at a line end with U+FFFE and drops the line break.
+    text = re.sub("\ufffe\\s*(?=(.?))", lambda m: "" if m.group(1).islower() else "-", text)
+    text = text.replace("\u00ad\n", "").replace("\u00ad", "")
+    text = re.sub(r"([^\s-])-\n[ \t]*(\w)",
+                  lambda m: m.group(1) + m.group(2) if m.group(2).islower() else m.group(0), text)
+    text = strip_line_ends(CONTROL_CHARS.sub("", text))
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 
 def plain_lines(text: str) -> list[Line]:
@@ -104,10 +116,34 @@ def pdfium_lines(textpage: Any) -> list[Line]:
 
 # ---- running headers and footers -------------------------------------------------------
 
-_ROMAN = re.compile(r"^[ivxlc]{1,7}$", re.IGNORECASE)
+_ROMAN = re.compile(r"m{0,3}(?:cm|cd|d?c{0,3})(?:xc|xl|l?x{0,3})(?:ix|iv|v?i{0,3})")
+# Valid roman numerals that are far more often words, units or initials at a line's end
+# ("vi", "xi", page numbers in front matter, stay numerals); "XL" is a clothing size.
+_ROMAN_WORDS = frozenset({"c", "d", "l", "m", "cd", "cl", "cm", "cv", "dc", "di", "dl", "mc",
+                          "md", "mi", "ml", "mm", "mix"})
+_ROMAN_UPPER_WORDS = frozenset({"XL"})
 _PAGE_ONLY = re.compile(
-    r"^[-–—\s]*(?:(?:p[aá]g(?:ina)?|page|p)\.?\s*)?(?:\d{1,4}|[ivxlc]{1,7})"
+    r"^[-–—\s]*(?:(?:p[aá]g(?:ina)?|page|p)\.?\s*)?(\d{1,4}|[ivxlcdm]{1,8})"
     r"(?:\s*(?:/|of|de)\s*\d{1,4})?[-–—\s]*$", re.IGNORECASE)
+
+
+def is_roman(token: str) -> bool:
+    """Whether ``token`` is a roman numeral as printed for a page or chapter: all upper or
+    all lower case, well formed ("xiv", not "civil"), and not a common word ("mix", "mi")."""
+    low = token.lower()
+    return (0 < len(token) <= 8 and (token.islower() or token.isupper())
+            and low not in _ROMAN_WORDS and token not in _ROMAN_UPPER_WORDS
+            and _ROMAN.fullmatch(low) is not None)
+
+
+def page_like(token: str) -> bool:
+    """Whether ``token`` may be a printed page number: arabic, or a real roman numeral."""
+    return token.isdigit() or is_roman(token)
+
+
+def _page_only(text: str) -> bool:
+    m = _PAGE_ONLY.match(text)
+    return bool(m and page_like(m.group(1)))
 _LEADING_NUMBER = re.compile(r"^\s*(\d{1,4})(?=\s)")
 _TRAILING_NUMBER = re.compile(r"(?<![\d.])(\d{1,4})(?:\s*(?:/|of|de)\s*\d{1,4})?\s*$")
 
@@ -115,9 +151,9 @@ _TRAILING_NUMBER = re.compile(r"(?<![\d.])(\d{1,4})(?:\s*(?:/|of|de)\s*\d{1,4})?
 def _template(text: str) -> str:
     """The line with numbers (and a leading/trailing roman numeral) as '#', letters only."""
     words = re.findall(r"\w+", unicodedata.normalize("NFKC", text).lower())
-    if words and _ROMAN.match(words[-1]):
+    if words and is_roman(words[-1]):
         words[-1] = "#"
-    if words and _ROMAN.match(words[0]):
+    if words and is_roman(words[0]):
         words[0] = "#"
     return "".join("#" if w.isdigit() or w == "#" else w for w in words)
 
@@ -167,67 +203,13 @@ def running_lines(pages: list[PageLines]) -> list[set[int]]:
         for i in band:
             text = page.lines[i].text.strip()
             template = _template(text)
-            if (_PAGE_ONLY.match(text)
+            if (_page_only(text)
                     or (templates[template] >= MIN_REPEATS and len(text) <= 160)
                     or (offset is not None and len(text) <= 120
                         and index - offset in _edge_numbers(text))):
                 drop.add(i)
         found.append(drop)
     return found
-
-
-# ---- tables of contents -----------------------------------------------------------------
-
-_LEADERS = re.compile(r"\S.*?(?:\s*[.·…]\s*){4,}\s*(?:\d{1,4}|[ivxlc]{1,7})\s*$", re.IGNORECASE)
-_NUMBERED_ENTRY = re.compile(r"^(?:\d{1,2}(?:\.\d{1,3})*\.?|[A-Z]\.(?:\d{1,3}\.?)*)\s+\S.*\s"
-                             r"(?:\d{1,4}|[ivxlc]{1,7})$")
-_TOC_TITLE = re.compile(
-    r"^(?:índice(?: general| de (?:contenidos?|cuadros|tablas|figuras))?|contenidos?|sumario|"
-    r"tabla de contenidos?|(?:table of )?contents|list of (?:tables|figures))$", re.IGNORECASE)
-
-
-def _norm_title(text: str) -> str:
-    text = re.sub(r"^(?:\d{1,2}(?:\.\d{1,3})*\.?|[A-Z]\.(?:\d{1,3}\.?)*)\s+", "", text.strip())
-    text = re.sub(r"(?:[\s.·…]*)(?:\d{1,4}|[ivxlc]{1,7})$", "", text, flags=re.IGNORECASE)
-    return "".join(re.findall(r"\w+", text.lower()))
-
-
-def is_toc_entry(text: str) -> bool:
-    return bool(_LEADERS.match(text) or _NUMBERED_ENTRY.match(text.strip()))
-
-
-def toc_pages(pages: list[PageLines], outline_titles: list[str]) -> set[int]:
-    """Indexes of the pages that are tables of contents (or lists of tables/figures)."""
-    titles = {t for t in map(_norm_title, outline_titles) if len(t) >= 4}
-    found: set[int] = set()
-    for index, page in enumerate(pages):
-        texts = [ln.text.strip() for ln in page.lines if ln.text.strip()]
-        if not texts:
-            continue
-        entries = sum(is_toc_entry(t) for t in texts)
-        listed = sum(_norm_title(t) in titles for t in texts) if titles else 0
-        titled = any(_TOC_TITLE.match(t) for t in texts[:3])
-        leaders = sum(bool(_LEADERS.match(t)) for t in texts)
-        if ((entries >= 4 and entries >= 0.5 * len(texts))
-                or (leaders >= 4 and leaders >= 0.3 * len(texts))
-                or (listed >= 5 and listed >= 0.5 * len(texts))
-                or (titled and entries >= 3)):
-            found.add(index)
-    return found
-
-
-def drop_leader_blocks(lines: list[Line], min_run: int = 4) -> list[Line]:
-    """``lines`` without runs of ``min_run`` or more leader-dot entries (a chapter's own
-    contents, a list of figures)."""
-    flags = [bool(_LEADERS.match(ln.text)) for ln in lines]
-    gone: set[int] = set()
-    start = 0
-    for flag, run in itertools.groupby(flags):
-        size = len(list(run))
-        if flag and size >= min_run:
-            gone.update(range(start, start + size))
-        start += size
-    return without(lines, gone)
 
 
 def without(lines: list[Line], gone: set[int]) -> list[Line]:

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any
 
-from rag.loaders.common import CONTROL_CHARS
+from rag.loaders.common import CONTROL_CHARS, log_failure
 from rag.loaders.pdf_layout import Line, PageLines, lines_text
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,11 @@ class Heading:
 
 
 def read_outline(pdf: Any) -> list[OutlineEntry]:
-    """The PDF's bookmarks that point at one of its pages (nothing if they are unreadable)."""
+    """The PDF's bookmarks that point at one of its pages (those read before a failure if
+    they are unreadable: pdfium's errors are a damaged outline, logged at INFO; anything
+    else may be a bug, logged at WARNING with its traceback)."""
+    from pypdfium2 import PdfiumError
+
     entries: list[OutlineEntry] = []
     try:
         for bookmark in pdf.get_toc(max_depth=8):
@@ -65,11 +69,11 @@ def read_outline(pdf: Any) -> list[OutlineEntry]:
                 _, view = dest.get_view()
                 if len(view) >= 2 and view[1] and view[1] > 0:
                     top = float(view[1])
-            except Exception:  # a destination without coordinates: top of page
+            except (PdfiumError, ValueError, TypeError):  # no usable coordinates: top of page
                 top = None
             entries.append(OutlineEntry(bookmark.level + 1, title, index, top))
     except Exception as exc:  # a damaged outline is not worth failing the file
-        log.info("unreadable PDF outline: %s", exc)
+        log_failure(log, "unreadable PDF outline", exc, (PdfiumError,))
     return entries
 
 
