@@ -4,6 +4,8 @@
 #   docker build -t chatdocs:cuda --build-arg BACKEND=cuda .  # NVIDIA GPU (CUDA 12)
 #   docker build -t chatdocs:llama2 --build-arg MODEL=llama-2-7b-chat .   # bake a model in
 #   docker run -p 8501:8501 -v chatdocs-data:/data chatdocs
+#   docker run -p 8501:8501 -v /mnt/share:/backup -e RAG_BACKUP_DIR=/backup chatdocs
+#     (data on the container's disk, copied to a network share: Azure Files, NFS, SMB)
 #   docker build --target test -t chatdocs-test . && docker run --rm chatdocs-test  # make test
 #
 # The image is installed with the README's own command (`make install`, i.e.

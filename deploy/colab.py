@@ -4,27 +4,36 @@ Python before the project's environment exists).
 - :func:`llama_cuda_wheel`: a CUDA build of the pinned llama-cpp-python: a wheel cached on
   Google Drive, else a prebuilt one for this CUDA runtime, else a source build for this GPU
   (then cached).
-- :func:`restore` / :func:`snapshot` / :class:`Backup`: the data directory lives on the
-  VM's disk (SQLite and FAISS want a real file system, not Drive's FUSE mount) and is copied
-  to Drive consistently: SQLite files through SQLite's backup API, others atomically.
+- :func:`restore` / :func:`snapshot` / :class:`Backup` (from ``deploy.backup``): the data
+  directory lives on the VM's disk (SQLite and FAISS want a real file system, not Drive's
+  FUSE mount) and is copied to Drive consistently.
 - :func:`start_app`, :func:`start_tunnel`: ``streamlit run`` in the background, and a public
-  HTTPS URL (cloudflared quick tunnel, or ngrok when given a token).
+  HTTPS URL (a cloudflared quick tunnel, or the ngrok agent when given a token).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import queue
 import re
 import shutil
-import sqlite3
 import subprocess
 import sys
+import tarfile
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
+
+from deploy.backup import Backup, restore, snapshot
+
+__all__ = ["Backup", "Gpu", "detect_gpu", "llama_cuda_wheel", "restore", "snapshot",
+           "start_app", "start_tunnel"]
 
 log = logging.getLogger(__name__)
 
@@ -32,9 +41,9 @@ LLAMA_VERSION = "0.3.36"  # keep in step with scripts/install.sh
 PREBUILT_INDEX = "https://abetlen.github.io/llama-cpp-python/whl/{tag}"
 CLOUDFLARED_URL = ("https://github.com/cloudflare/cloudflared/releases/latest/download/"
                    "cloudflared-linux-amd64")
+NGROK_URL = "https://bin.equinox.io/c/bNyj1mQVY4c/ngrok-v3-stable-linux-amd64.tgz"
+CUDA_BIN = "/usr/local/cuda/bin"  # where Colab's toolkit is when nvcc is not on PATH
 _TUNNEL_URL = re.compile(r"https://[a-z0-9-]+\.trycloudflare\.com")
-_SQLITE_MAGIC = b"SQLite format 3\x00"
-_SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
 
 
 # --- llama-cpp-python for CUDA ---------------------------------------------------------
@@ -52,17 +61,20 @@ class Gpu:
 
 def detect_gpu() -> Gpu | None:
     """The first NVIDIA GPU and the CUDA toolkit's version, or ``None`` without both."""
+    nvcc = shutil.which("nvcc") or shutil.which("nvcc", path=CUDA_BIN)
     try:
         query = subprocess.run(
             ["nvidia-smi", "--query-gpu=name,compute_cap", "--format=csv,noheader"],
             capture_output=True, text=True, check=True, timeout=30).stdout
-        nvcc = subprocess.run(["nvcc", "--version"], capture_output=True, text=True,
-                              check=True, timeout=30).stdout
+        version = subprocess.run([nvcc or "nvcc", "--version"], capture_output=True,
+                                 text=True, check=True, timeout=30).stdout
     except (OSError, subprocess.SubprocessError):
         return None
-    match = re.search(r"release (\d+\.\d+)", nvcc)
-    name, _, capability = query.splitlines()[0].rpartition(",")
-    return Gpu(name.strip(), capability.strip(), match.group(1)) if match else None
+    match = re.search(r"release (\d+\.\d+)", version)
+    name, _, capability = (query.strip().splitlines() or [""])[0].rpartition(",")
+    if not (match and name.strip() and re.fullmatch(r"\d+\.\d+", capability.strip())):
+        return None
+    return Gpu(name.strip(), capability.strip(), match.group(1))
 
 
 def prebuilt_tags(cuda_runtime: str) -> list[str]:
@@ -111,86 +123,6 @@ def llama_cuda_wheel(gpu: Gpu, cache_dir: Path, python: str = sys.executable) ->
     return sorted(folder.glob("llama_cpp_python-*.whl"))[-1]
 
 
-# --- data directory on Google Drive ------------------------------------------------------
-
-def _is_sqlite(path: Path) -> bool:
-    with open(path, "rb") as fh:
-        return fh.read(16) == _SQLITE_MAGIC
-
-
-def _copy_file(source: Path, target: Path) -> None:
-    """Copy ``source`` over ``target`` atomically; SQLite databases through the backup
-    API, so a database in WAL mode is copied with its committed transactions."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.partial")
-    if _is_sqlite(source):
-        partial.unlink(missing_ok=True)
-        with sqlite3.connect(f"file:{source}?mode=ro", uri=True) as src, \
-                sqlite3.connect(partial) as dst:
-            src.backup(dst)
-            dst.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
-        dst.close()
-        src.close()
-    else:
-        shutil.copyfile(source, partial)
-    os.replace(partial, target)
-    shutil.copystat(source, target)
-
-
-def _files(root: Path) -> dict[str, Path]:
-    return {str(p.relative_to(root)): p for p in root.rglob("*")
-            if p.is_file() and not p.name.endswith(_SQLITE_SIDE_FILES)
-            and not p.name.endswith(".partial") and not p.name.endswith(".lock")}
-
-
-def snapshot(data_dir: Path, backup_dir: Path) -> int:
-    """Mirror ``data_dir`` into ``backup_dir``; the number of files copied. Files gone from
-    the data dir are removed from the backup, unless the data dir is empty (a failed
-    restore must not wipe the backup)."""
-    source, target = _files(data_dir), _files(backup_dir) if backup_dir.exists() else {}
-    copied = 0
-    for name, path in source.items():
-        old = target.get(name)
-        stat = path.stat()
-        if old is None or _is_sqlite(path) or old.stat().st_size != stat.st_size \
-                or abs(old.stat().st_mtime - stat.st_mtime) > 1:
-            _copy_file(path, backup_dir / name)
-            copied += 1
-    if source:
-        for name in target.keys() - source.keys():
-            (backup_dir / name).unlink(missing_ok=True)
-    return copied
-
-
-def restore(backup_dir: Path, data_dir: Path) -> int:
-    """Copy a backup into an empty data dir (never over existing data); files copied."""
-    if not backup_dir.is_dir() or (data_dir.exists() and any(data_dir.iterdir())):
-        return 0
-    files = _files(backup_dir)
-    for name, path in files.items():
-        _copy_file(path, data_dir / name)
-    return len(files)
-
-
-class Backup(threading.Thread):
-    """Snapshot the data dir to Drive every ``every_s`` seconds, in the background."""
-
-    def __init__(self, data_dir: Path, backup_dir: Path, every_s: float = 120) -> None:
-        super().__init__(name="drive-backup", daemon=True)
-        self.data_dir, self.backup_dir, self.every_s = data_dir, backup_dir, every_s
-        self.stopped = threading.Event()
-        self.last_error: Exception | None = None
-
-    def run(self) -> None:
-        while not self.stopped.wait(self.every_s):
-            try:
-                snapshot(self.data_dir, self.backup_dir)
-                self.last_error = None
-            except (OSError, sqlite3.Error) as exc:  # Drive hiccups: try again next round
-                self.last_error = exc
-                log.warning("backup to %s failed: %s", self.backup_dir, exc)
-
-
 # --- the app and its public URL -----------------------------------------------------------
 
 def wait_healthy(url: str, proc: subprocess.Popen, timeout_s: float = 120) -> None:
@@ -212,8 +144,9 @@ def start_app(project_dir: Path, port: int, env: dict[str, str], log_file: Path,
               public_origin: str | None = None) -> subprocess.Popen:
     """``streamlit run serve.py`` (as ``make run``) from the project's environment, in the
     background, on 127.0.0.1:``port``; returns once ``/_stcore/health`` answers.
-    ``public_origin`` (the tunnel's https://... address) is the one other origin allowed
-    to open the websocket, whatever Host header the tunnel passes on."""
+    ``public_origin`` (the tunnel's https://... address) goes to
+    ``server.corsAllowedOrigins``: Streamlit then accepts a websocket from that host name
+    even when the tunnel rewrites the Host header (it accepts a matching Host anyway)."""
     command = [str(project_dir / ".venv" / "bin" / "python"), "-m", "streamlit", "run",
                "serve.py", "--server.port", str(port), "--server.address", "127.0.0.1",
                "--server.headless", "true"]
@@ -232,32 +165,90 @@ def tunnel_url(line: str) -> str | None:
     return match.group(0) if match and "api.trycloudflare.com" not in match.group(0) else None
 
 
-def start_tunnel(port: int, workdir: Path, ngrok_token: str = "",
-                 timeout_s: float = 60) -> tuple[str, object]:
-    """A public HTTPS URL for 127.0.0.1:``port`` and the handle that keeps it open: ngrok
-    (pyngrok) when ``ngrok_token`` is given, else a cloudflared quick tunnel (no account)."""
-    if ngrok_token:
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "pyngrok"], check=True)
-        from pyngrok import conf, ngrok
+def ngrok_url(line: str) -> str | None:
+    """The public address in a line of the ngrok agent's JSON log ("started tunnel")."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(record, dict) or record.get("msg") != "started tunnel":
+        return None
+    url = record.get("url")
+    return url if isinstance(url, str) and url.startswith("https://") else None
 
-        conf.get_default().auth_token = ngrok_token
-        listener = ngrok.connect(str(port), "http")
-        return listener.public_url, listener
-    binary = workdir / "cloudflared"
-    if not binary.exists():
-        urllib.request.urlretrieve(CLOUDFLARED_URL, binary)
-        binary.chmod(0o755)
-    proc = subprocess.Popen([str(binary), "tunnel", "--no-autoupdate", "--url",
-                             f"http://127.0.0.1:{port}"], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+def _first_url(stream: IO[str], parse: Callable[[str], str | None],
+               timeout_s: float) -> str | None:
+    """The first URL ``parse`` finds in ``stream``'s lines within ``timeout_s`` (``None``
+    when the process ends or stays silent). A thread reads the lines and keeps draining
+    them afterwards, so the process never blocks on a full pipe."""
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def read() -> None:
+        for line in stream:
+            lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=read, name="tunnel-log", daemon=True).start()
     deadline = time.monotonic() + timeout_s
-    assert proc.stderr is not None
-    for line in proc.stderr:
-        url = tunnel_url(line)
-        if url:
-            threading.Thread(target=proc.stderr.read, daemon=True).start()  # keep draining
-            return url, proc
-        if time.monotonic() > deadline:
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            line = lines.get(timeout=left)
+        except queue.Empty:
             break
+        if line is None:
+            return None
+        log.debug("tunnel: %s", line.rstrip())
+        if url := parse(line):
+            return url
+    return None
+
+
+def _download(url: str, binary: Path) -> None:
+    """Fetch a tunnel agent (a bare binary or a .tgz holding one) to ``binary``."""
+    fetched, _ = urllib.request.urlretrieve(url)  # noqa: S310 (a fixed https URL)
+    if url.endswith(".tgz"):
+        with tarfile.open(fetched) as archive:
+            member = archive.getmember(binary.name)
+            with archive.extractfile(member) as src, open(binary, "wb") as dst:  # type: ignore[union-attr]
+                shutil.copyfileobj(src, dst)
+    else:
+        shutil.move(fetched, binary)
+    binary.chmod(0o755)
+
+
+def tunnel_command(port: int, workdir: Path, ngrok_token: str = "") -> list[str]:
+    """The tunnel agent's command line (downloaded into ``workdir`` the first time): ngrok
+    with ``ngrok_token``, else a cloudflared quick tunnel (no account)."""
+    name = "ngrok" if ngrok_token else "cloudflared"
+    binary = workdir / name
+    if not binary.exists():
+        _download(NGROK_URL if ngrok_token else CLOUDFLARED_URL, binary)
+    if ngrok_token:
+        return [str(binary), "http", f"http://127.0.0.1:{port}", "--authtoken", ngrok_token,
+                "--log", "stdout", "--log-format", "json"]
+    return [str(binary), "tunnel", "--no-autoupdate", "--url", f"http://127.0.0.1:{port}"]
+
+
+def start_tunnel(port: int, workdir: Path, ngrok_token: str = "",
+                 timeout_s: float = 60) -> tuple[str, subprocess.Popen]:
+    """A public HTTPS URL for 127.0.0.1:``port`` and the agent process that keeps it open
+    (``terminate()`` closes it). Raises ``RuntimeError`` when no URL comes in ``timeout_s``."""
+    command = tunnel_command(port, workdir, ngrok_token)
+    # cloudflared logs to stderr; ngrok, as asked, to stdout.
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE if ngrok_token else subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL if ngrok_token else subprocess.PIPE,
+                            text=True, start_new_session=True)
+    stream = proc.stdout if ngrok_token else proc.stderr
+    assert stream is not None
+    url = _first_url(stream, ngrok_url if ngrok_token else tunnel_url, timeout_s)
+    if url:
+        return url, proc
     proc.terminate()
-    raise RuntimeError("cloudflared gave no URL; re-run the cell (or give an ngrok token)")
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    agent = "ngrok" if ngrok_token else "cloudflared"
+    raise RuntimeError(f"{agent} gave no URL (waited up to {timeout_s:.0f} s); re-run the cell"
+                       + ("" if ngrok_token else " (or give an ngrok token)"))

@@ -9,6 +9,11 @@
 #
 # Environment: RAG_DATA_DIR (default /data in the image, ./data elsewhere), RAG_MODELS_DIR,
 # RAG_MODEL, PORT, and any STREAMLIT_* option (e.g. STREAMLIT_SERVER_BASE_URL_PATH).
+#
+# RAG_BACKUP_DIR (e.g. an Azure Files share mounted at /backup): SQLite in WAL mode must not
+# live on a network file system, so the data directory stays on local disk and is copied
+# there consistently (python -m deploy.backup): restored into an empty data directory at
+# start, snapshotted every RAG_BACKUP_EVERY_S seconds (default 120) and when the app stops.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,7 +45,22 @@ probe=$(mktemp "$RAG_DATA_DIR/.write-test.XXXXXX" 2>/dev/null) \
   || fail "RAG_DATA_DIR=$RAG_DATA_DIR is not writable by user $(id -u):$(id -g); give the volume to that user (chown $(id -u):$(id -g)) or mount it read-write"
 rm -f "$probe"
 
+if [[ -n ${RAG_BACKUP_DIR:-} ]]; then
+  every=${RAG_BACKUP_EVERY_S:-120}
+  [[ $every =~ ^[0-9]+$ ]] && ((every > 0)) || fail "RAG_BACKUP_EVERY_S must be a number of seconds, not '$every'"
+  mkdir -p "$RAG_BACKUP_DIR" 2>/dev/null \
+    || fail "cannot create RAG_BACKUP_DIR=$RAG_BACKUP_DIR (user $(id -u):$(id -g)); mount the share there"
+  probe=$(mktemp "$RAG_BACKUP_DIR/.write-test.XXXXXX" 2>/dev/null) \
+    || fail "RAG_BACKUP_DIR=$RAG_BACKUP_DIR is not writable by user $(id -u):$(id -g); mount the share read-write for that user"
+  rm -f "$probe"
+fi
+
 [[ -x $PY ]] || fail "no Python environment at $PY: build the image (or run 'make install') first"
+
+# Before anything writes to the data directory: bring back the last backup.
+if [[ -n ${RAG_BACKUP_DIR:-} ]]; then
+  "$PY" -m deploy.backup restore "$RAG_DATA_DIR" "$RAG_BACKUP_DIR"
+fi
 
 if [[ -n ${RAG_MODEL:-} ]]; then
   model=$RAG_MODEL
@@ -59,5 +79,10 @@ fi
 printf 'chatdocs: data in %s, serving on port %s\n' "$RAG_DATA_DIR" "$PORT" >&2
 # The same command as `make run` (the Makefile's run target), on every interface unless
 # STREAMLIT_SERVER_ADDRESS names one.
-exec "$PY" -m streamlit run serve.py --server.port "$PORT" \
-  --server.address "${STREAMLIT_SERVER_ADDRESS:-0.0.0.0}"
+serve=("$PY" -m streamlit run serve.py --server.port "$PORT"
+       --server.address "${STREAMLIT_SERVER_ADDRESS:-0.0.0.0}")
+if [[ -n ${RAG_BACKUP_DIR:-} ]]; then
+  # The backup runs the app, passes `docker stop`'s SIGTERM on, then takes a last snapshot.
+  exec "$PY" -m deploy.backup run --every "$every" "$RAG_DATA_DIR" "$RAG_BACKUP_DIR" -- "${serve[@]}"
+fi
+exec "${serve[@]}"

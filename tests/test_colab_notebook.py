@@ -1,7 +1,9 @@
 """``notebooks/colab.ipynb`` run top to bottom by nbclient in its test mode
-(``CHATDOCS_NOTEBOOK_TEST=1``: this checkout and its environment, a temporary data dir, the
-built-in model pulled with ``python -m rag models pull`` from a loopback stand-in for the
-hub; no CUDA build, Drive or tunnel). The app it starts, with accounts on, the administrator
+(``CHATDOCS_NOTEBOOK_TEST=1``: this checkout and its environment, a temporary data dir; no
+CUDA build, Drive or tunnel). The notebook's own default, the gallery id
+``llama-2-7b-chat``, is pulled with ``python -m rag models pull`` from a loopback stand-in
+for the hub that serves the packaged small GGUF under the gallery entry's repository and
+file name (the real file is 4 GB). The app it starts, with accounts on, the administrator
 the notebook created and the pulled model, is then opened in a real browser, logged into,
 and stopped."""
 
@@ -20,10 +22,10 @@ from browser_support import CHROMIUM, CHROMIUM_ARGS, ROOT, free_port, health
 from hub_server import Hub, serve
 from nbclient import NotebookClient
 
-from rag import gguf
+from rag import gallery, gguf
 
 NOTEBOOK = ROOT / "notebooks" / "colab.ipynb"
-PULLED = "smol-pulled.Q4_1.gguf"
+DEFAULT_ID = "llama-2-7b-chat"  # the notebook's MODEL, as in the original project
 PASSWORD = "una contraseña de prueba"  # a throwaway account in a temp dir
 _TIME = re.compile(r"\((~|instant)[^)]*\)")
 
@@ -63,9 +65,12 @@ def test_notebook_brings_the_app_up_in_test_mode(tmp_path: Path,
     monkeypatch.setenv("CHATDOCS_PORT", str(port))
     monkeypatch.setenv("CHATDOCS_TEST_PASSWORD", PASSWORD)
     monkeypatch.setenv("CHATDOCS_MODELS_DIR", str(models))
-    # `models pull` fetches the bundled GGUF, renamed, from a loopback stand-in for the hub.
-    monkeypatch.setenv("CHATDOCS_TEST_MODEL", f"test-org/smol-GGUF/{PULLED}")
-    hub = Hub(files={f"test-org/smol-GGUF/{PULLED}": gguf.default_model_path().read_bytes()})
+    # The gallery's source for the default id; the hub serves the bundled GGUF there.
+    entry = gallery.find(DEFAULT_ID)
+    assert entry is not None and entry.source == \
+        "TheBloke/Llama-2-7B-Chat-GGUF/llama-2-7b-chat.Q4_K_M.gguf"
+    pulled = entry.file_name
+    hub = Hub(files={entry.source: gguf.default_model_path().read_bytes()})
     nb = nbformat.read(NOTEBOOK, as_version=4)
     client = NotebookClient(nb, timeout=240, kernel_name="python3",
                             resources={"metadata": {"path": str(tmp_path)}})
@@ -73,10 +78,16 @@ def test_notebook_brings_the_app_up_in_test_mode(tmp_path: Path,
         with serve(hub):
             monkeypatch.setenv("HF_ENDPOINT", hub.url)
             client.execute()
-        assert (models / PULLED).read_bytes() == hub.files[f"test-org/smol-GGUF/{PULLED}"]
-        assert json.loads((data / "settings.json").read_text())["model"] == PULLED
+        # Pulled by its gallery id: the hub's listing gave the SHA-256 the file was checked
+        # against (the gallery pins none), then the file itself.
+        assert hub.requests[0][0].startswith("/api/models/TheBloke/Llama-2-7B-Chat-GGUF")
+        assert any(path.endswith("/resolve/main/llama-2-7b-chat.Q4_K_M.gguf")
+                   for path, _ in hub.requests)
+        assert (models / "llama-2-7b-chat.Q4_K_M.gguf").read_bytes() == hub.files[entry.source]
+        assert json.loads((data / "settings.json").read_text())["model"] == pulled
         printed = "\n".join(out.get("text", "") for cell in nb.cells
                             for out in cell.get("outputs", []))
+        assert f"model: {DEFAULT_ID}" in printed and f"/{pulled}" in printed, printed
         assert f"The app is running on http://127.0.0.1:{port}" in printed, printed
         assert "public address" not in printed and "restored" not in printed
         assert "administrator admin created" in printed
@@ -95,7 +106,8 @@ def test_notebook_brings_the_app_up_in_test_mode(tmp_path: Path,
                 expect(page.get_by_role("heading", name="Chat con tus documentos")) \
                     .to_be_visible(timeout=60_000)
                 # The app runs the model the notebook pulled (named after its file).
-                expect(page.get_by_test_id("stSidebar").get_by_text(re.compile("smol-pulled"))) \
+                sidebar = page.get_by_test_id("stSidebar")
+                expect(sidebar.get_by_text(re.compile(r"llama-2-7b-chat\.Q4_K_M"))) \
                     .to_be_visible(timeout=60_000)
             finally:
                 browser.close()

@@ -1,7 +1,8 @@
 """The container image: its Dockerfile linted by hadolint, its build context, and the entry
 script it runs (``scripts/docker-entrypoint.sh``), run for real here since no Docker engine
-is available: it serves the real app, adopts a baked-in model, and refuses a data directory
-it cannot write to with a clear message.
+is available: it serves the real app, adopts a baked-in model, refuses a data directory it
+cannot write to with a clear message, and with ``RAG_BACKUP_DIR`` keeps the data on local
+disk, backed up to that folder (an Azure Files share in the README).
 """
 
 from __future__ import annotations
@@ -12,15 +13,18 @@ import os
 import re
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 from browser_support import ROOT, free_port, wait_healthy
 
+from deploy.backup import snapshot
 from rag import gguf
 
 ENTRYPOINT = ROOT / "scripts" / "docker-entrypoint.sh"
@@ -87,12 +91,13 @@ def _ignored(path: str, patterns: list[str]) -> bool:
 def test_dockerignore_sends_the_code_but_not_environments_data_or_models() -> None:
     patterns = [line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
                 if line.strip() and not line.startswith("#")]
-    for kept in ["app.py", "serve.py", "accounts_ui.py", "Makefile", "requirements.txt",
+    for kept in ["app.py", "serve.py", "ui/auth.py", "Makefile", "requirements.txt",
                  "requirements-models.txt",
                  "scripts/install.sh", "scripts/docker-entrypoint.sh", "rag/service.py",
                  "rag/sample_docs", "pages/chat.py", ".streamlit/config.toml",
                  "bench/requirements.txt", "data/.gitkeep", "tests/test_proxy.py",
-                 "notebooks/colab.ipynb", "Dockerfile", "deploy/nginx.conf"]:
+                 "notebooks/colab.ipynb", "Dockerfile", "deploy/nginx.conf",
+                 "deploy/backup.py"]:
         assert not _ignored(kept, patterns), kept
     for dropped in [".venv", ".venv/bin/python", ".git/HEAD", "data/default/library.db",
                     "models/llama-2-7b-chat.Q4_K_M.gguf", "test-artifacts/x.png",
@@ -191,11 +196,71 @@ def test_entrypoint_refuses_a_data_dir_it_cannot_write(tmp_path: Path) -> None:
             shutil.rmtree(base)
 
 
-def test_entrypoint_refuses_a_missing_model_and_bad_port(tmp_path: Path) -> None:
+def test_entrypoint_refuses_a_missing_model_bad_port_or_bad_backup(tmp_path: Path) -> None:
     result = _run_entry(_entry_env(tmp_path / "data", tmp_path, RAG_MODEL="nope.gguf"))
     assert result.returncode == 64 and "RAG_MODEL=nope.gguf not found" in result.stderr
     result = _run_entry(_entry_env(tmp_path / "data", tmp_path, PORT="http"))
     assert result.returncode == 64 and "PORT must be a TCP port number" in result.stderr
+    (tmp_path / "share").write_text("a file, not the mounted share")
+    result = _run_entry(_entry_env(tmp_path / "data", tmp_path,
+                                   RAG_BACKUP_DIR=str(tmp_path / "share")))
+    assert result.returncode == 64 and "cannot create RAG_BACKUP_DIR" in result.stderr
+    result = _run_entry(_entry_env(tmp_path / "data", tmp_path, RAG_BACKUP_DIR=str(tmp_path),
+                                   RAG_BACKUP_EVERY_S="soon"))
+    assert result.returncode == 64 and "RAG_BACKUP_EVERY_S must be" in result.stderr
+
+
+def _rows(db: Path) -> list[str]:
+    with sqlite3.connect(db) as conn:
+        return [row[0] for row in conn.execute("SELECT text FROM notes ORDER BY rowid")]
+
+
+@pytest.mark.slow
+def test_entrypoint_restores_and_backs_up_the_data_dir(tmp_path: Path) -> None:
+    """As on Azure App Service: the data dir on the container's own disk (empty at each
+    start), the share at RAG_BACKUP_DIR. The last backup comes back before the app starts;
+    a write still in SQLite's WAL reaches the share while the app runs and at its stop."""
+    data, share, earlier = tmp_path / "local" / "data", tmp_path / "share", tmp_path / "old"
+    earlier.mkdir()
+    with sqlite3.connect(earlier / "notes.sqlite3") as db:
+        db.execute("CREATE TABLE notes (text TEXT)")
+        db.execute("INSERT INTO notes VALUES ('antes')")
+    db.close()
+    snapshot(earlier, share)  # an earlier container's backup
+    port = free_port()
+    env = _entry_env(data, tmp_path / "models", PORT=str(port), RAG_BACKUP_DIR=str(share),
+                     RAG_BACKUP_EVERY_S="1")
+    with open(tmp_path / "entry.log", "wb") as out:
+        proc = subprocess.Popen([str(ENTRYPOINT)], env=env, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    live = None
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}", proc)
+        cmdline = Path(f"/proc/{proc.pid}/cmdline").read_bytes().split(b"\0")
+        assert b"deploy.backup" in cmdline and b"serve.py" in cmdline, cmdline
+        assert _rows(data / "notes.sqlite3") == ["antes"]  # restored before the app started
+        live = sqlite3.connect(data / "notes.sqlite3")
+        live.execute("PRAGMA journal_mode=WAL")
+        live.execute("PRAGMA wal_autocheckpoint=0")  # commits stay in notes.sqlite3-wal
+        live.execute("INSERT INTO notes VALUES ('durante')")
+        live.commit()
+        deadline = time.monotonic() + 30
+        while _rows(share / "notes.sqlite3") != ["antes", "durante"]:
+            assert time.monotonic() < deadline, "no snapshot while the app runs"
+            time.sleep(0.3)
+        live.execute("INSERT INTO notes VALUES ('al final')")
+        live.commit()
+        proc.send_signal(signal.SIGTERM)  # docker stop
+        assert proc.wait(timeout=60) in (0, 128 + signal.SIGTERM)  # as streamlit itself
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        if live is not None:
+            live.close()
+    assert _rows(share / "notes.sqlite3") == ["antes", "durante", "al final"]
+    assert not list(share.glob("*-wal")) and not list(share.rglob("*.partial"))
+    log = (tmp_path / "entry.log").read_text()
+    assert "restored 1 files" in log and "last snapshot" in log, log
 
 
 def test_entrypoint_runs_a_given_command_with_the_data_dir_and_build_flags(

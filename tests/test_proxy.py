@@ -5,17 +5,21 @@ with accounts and Streamlit's XSRF protection on.
 HTTP checks show what each proxy setting is for: the XSRF cookie and header pass through
 (an upload without them is refused with 403, with them it reaches the app), the websocket
 is accepted only when the proxy passes the browser's Host (nginx's default Host gets 403),
-and nginx's default 1 MB body limit refuses uploads (413). A real browser then logs in (the
-login cookie survives a refresh), uploads a PDF and asks about it through the proxy, with no
-failed request on the way.
+and nginx's default 1 MB body limit refuses uploads (413). Behind a TLS tunnel in front of
+nginx, the visitor's ``X-Forwarded-Proto: https`` reaches the app (a loopback echo upstream
+shows what nginx sends) and the login cookie is marked ``Secure``. A real browser then logs
+in (the login cookie survives a refresh), uploads a PDF and asks about it through the proxy,
+with no failed request on the way.
 """
 
 from __future__ import annotations
 
 import http.client
+import http.server
 import re
 import subprocess
 import sys
+import threading
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -154,6 +158,76 @@ def test_websocket_needs_the_visitors_host_passed_on(stack: Stack) -> None:
     assert handshake(stack.naive) == 403
 
 
+class _Echo(http.server.BaseHTTPRequestHandler):
+    """Answers with the X-Forwarded-Proto header it received (or "-")."""
+
+    def do_GET(self) -> None:
+        body = (self.headers.get("X-Forwarded-Proto") or "-").encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_nginx_passes_on_https_from_a_tls_tunnel_in_front_of_it(tmp_path: Path) -> None:
+    """cloudflared (or a load balancer) ends TLS and talks plain HTTP to nginx: nginx's own
+    $scheme is "http", the visitor's scheme arrives as X-Forwarded-Proto."""
+    echo = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
+    threading.Thread(target=echo.serve_forever, daemon=True).start()
+    try:
+        with nginx_proxy(tmp_path / "nginx", echo.server_address[1]) as (proxy, _):
+            def forwarded(headers: dict[str, str]) -> bytes:
+                return _request(f"{proxy}/", headers=headers)[2]
+
+            assert forwarded({"X-Forwarded-Proto": "https"}) == b"https"
+            assert forwarded({"X-Forwarded-Proto": "HTTPS"}) == b"https"
+            assert forwarded({}) == b"http"  # nginx's own scheme
+            # Only ever upgraded: anything else is replaced by nginx's own scheme.
+            assert forwarded({"X-Forwarded-Proto": "gopher"}) == b"http"
+    finally:
+        echo.shutdown()
+        echo.server_close()
+
+
+def _log_in(page) -> None:
+    from playwright.sync_api import expect
+
+    expect(page.get_by_role("heading", name="Entrar")).to_be_visible(timeout=60_000)
+    page.get_by_label("Usuario").fill(USER)
+    page.get_by_label("Contraseña").fill(PASSWORD)
+    page.get_by_role("button", name="Entrar").click()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_login_cookie_is_secure_behind_a_tls_tunnel(stack: Stack) -> None:
+    """The browser's requests arrive as from a TLS tunnel (X-Forwarded-Proto: https): the
+    cookie set by serve.py's session-start route, through nginx, carries Secure."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(extra_http_headers={"X-Forwarded-Proto": "https"})
+            page = context.new_page()
+            page.goto(f"{stack.proxy}/")
+            with page.expect_response(lambda r: "/api/session/start" in r.url,
+                                      timeout=60_000) as started:
+                _log_in(page)
+            cookies = [value for name, value in
+                       ((h["name"].lower(), h["value"]) for h in started.value.headers_array())
+                       if name == "set-cookie" and value.startswith("rag_session=")]
+        finally:
+            browser.close()
+    assert len(cookies) == 1, cookies
+    attributes = [part.strip().lower() for part in cookies[0].split(";")]
+    assert "secure" in attributes and "httponly" in attributes, cookies
+    assert f"path=/{BASE}/" in attributes, cookies
+
+
 def _idle(page, timeout_ms: int = 60_000) -> None:
     page.wait_for_timeout(300)
     page.get_by_test_id("stStatusWidget").wait_for(state="detached", timeout=timeout_ms)
@@ -178,10 +252,7 @@ def test_browser_uploads_and_asks_through_the_proxy(stack: Stack, tmp_path: Path
             page.on("websocket", lambda ws: sockets.append(ws.url))
             page.goto(f"{stack.proxy}/")
             # Log in: the cookie is set by serve.py's route, reached through the proxy.
-            expect(page.get_by_role("heading", name="Entrar")).to_be_visible(timeout=60_000)
-            page.get_by_label("Usuario").fill(USER)
-            page.get_by_label("Contraseña").fill(PASSWORD)
-            page.get_by_role("button", name="Entrar").click()
+            _log_in(page)
             heading = page.get_by_role("heading", name="Chat con tus documentos")
             expect(heading).to_be_visible(timeout=60_000)
             cookies = {c["name"]: c for c in page.context.cookies()}
