@@ -1,4 +1,5 @@
-"""Command line: ``python -m rag ingest|search|ask|extract|list|delete|summarize|reindex|users``.
+"""Command line: ``python -m rag ingest|search|ask|extract|list|delete|summarize|reindex``,
+with ``models`` (rag.models_cli) and ``users`` (rag.users_cli).
 """
 
 from __future__ import annotations
@@ -35,16 +36,25 @@ def _source_json(source: Source) -> dict[str, object]:
             "score": source.score, "text": source.text}
 
 
-def _service(args: argparse.Namespace):
-    from rag.service import RagService
-    from rag.settings import load_settings
+def service_for(args: argparse.Namespace):
+    """The service of ``--data``/``--user``/``--library``, with the settings' problems
+    printed as warnings. ``search`` and ``ask`` cover the shared library too, as the app
+    does (with accounts on, once something was published)."""
+    from rag import service as engine
+    from rag import shared
+    from rag.settings import load_settings, option_issues
 
     overrides = {"library": args.library, "embedder": args.embedder,
                  "model": getattr(args, "model", None)}
+    for issue in option_issues(**overrides):
+        raise UsageError(issue.describe().removesuffix("; it was ignored"))
     settings = load_settings(_home(args), **overrides)
     for issue in settings.issues:  # shown even with --quiet, which hides the log
         print(f"warning: {issue.describe()}", file=sys.stderr)
-    return RagService(settings)
+    service = engine.create_service(settings)  # the app's factory (tests inject fakes)
+    if getattr(args, "command", None) in ("search", "ask"):
+        shared.attach(service, load_settings(args.data), engine.create_service)
+    return service
 
 
 def _home(args: argparse.Namespace) -> str | Path | None:
@@ -64,7 +74,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     from rag.service import expand_paths
 
-    service = _service(args)
+    service = service_for(args)
     files = expand_paths(args.paths)
     if not files:
         print("No supported files found (.pdf, .docx, .txt, .md).", file=sys.stderr)
@@ -90,7 +100,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    service = _service(args)
+    service = service_for(args)
     check_documents(service, args.doc)
     if args.queries:
         queries = [q.strip() for q in read_text(args.queries, "--queries").splitlines()
@@ -113,7 +123,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    service = _service(args)
+    service = service_for(args)
     history = read_history(args.history) if args.history else []
     check_documents(service, args.doc)
     stream = service.ask(args.question, history=history, k=args.k, documents=args.doc or None,
@@ -166,7 +176,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    documents = _service(args).list_documents()
+    documents = service_for(args).list_documents()
     if args.json:
         print(json.dumps([asdict(d) for d in documents], ensure_ascii=False, indent=2))
         return 0
@@ -177,7 +187,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
-    _service(args).delete_document(args.name)
+    service_for(args).delete_document(args.name)
     print(f"deleted {args.name}")
     return 0
 
@@ -192,7 +202,7 @@ def cmd_summarize(args: argparse.Namespace) -> int:
         bar.n = done
         bar.refresh()
 
-    stream = _service(args).summarize(args.name, language=args.lang, progress=progress)
+    stream = service_for(args).summarize(args.name, language=args.lang, progress=progress)
     bar.close()
     for piece in stream:
         print(piece, end="", flush=True)
@@ -205,66 +215,10 @@ def cmd_reindex(args: argparse.Namespace) -> int:
         if progress.stage == "parse" and not args.quiet:
             print(f"re-indexing {progress.file_name}", file=sys.stderr, flush=True)
 
-    reports = _service(args).reindex(progress=announce)
+    reports = service_for(args).reindex(progress=announce)
     for r in reports:
         print(f"{r.status:8} {r.file_name}: {r.chunks} chunks" + (f" {r.error}" if r.error else ""))
     return 1 if any(not r.ok for r in reports) else 0
-
-
-def cmd_models(args: argparse.Namespace) -> int:
-    if args.action == "pull":
-        return cmd_models_pull(args)
-    if args.action == "gallery":
-        return cmd_models_gallery(args)
-    service = _service(args)
-    for m in service.available_models():
-        mark = " (default)" if m.default else ""
-        print(f"{m.name}{mark}\t{m.quantization}\t{m.size_bytes / 2**20:.0f} MB\t{m.path}")
-    print(f"runs on: {service.hardware().describe()}")
-    return 0
-
-
-def _models_dir(args: argparse.Namespace) -> str:
-    from rag.settings import load_settings
-
-    return load_settings(args.data).models_dir
-
-
-def cmd_models_gallery(args: argparse.Namespace) -> int:
-    from rag import gallery
-
-    models_dir = _models_dir(args)
-    for m in gallery.load_gallery():
-        fit = gallery.machine_fit(m, models_dir)
-        state = "installed" if fit.installed else ("" if fit.fits_memory else "too big")
-        print(f"{m.id}\t{m.name}\t{m.size_gb:.2f} GB\tRAM {m.ram_gb:.1f} GB\t"
-              f"~{fit.tokens_per_s:g} tok/s\t{m.licence}\t{state}".rstrip())
-        print(f"\t{m.source}")
-    return 0
-
-
-def cmd_models_pull(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from rag import downloads, gallery
-
-    if not args.source:
-        print("Give a SOURCE: a gallery id, a Hugging Face owner/repo/file.gguf or a URL.",
-              file=sys.stderr)
-        return 2
-    entry = gallery.find(args.source)
-    remote = downloads.resolve_source(entry.source if entry else args.source, args.sha256)
-    with tqdm(total=remote.size or None, unit="B", unit_scale=True, unit_divisor=1024,
-              desc=remote.file_name[:40], file=sys.stderr, disable=args.quiet) as bar:
-
-        def progress(done: int, total: int) -> None:
-            if total and bar.total != total:
-                bar.total = total
-            bar.update(done - bar.n)
-
-        path = downloads.download(remote, _models_dir(args), progress=progress)
-    print(f"{path}")
-    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -314,16 +268,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_summarize)
     p = sub.add_parser("reindex", parents=[common], help="re-chunk and re-embed everything")
     p.set_defaults(run=cmd_reindex)
-    p = sub.add_parser("models", parents=[common],
-                       help="list runnable models, show the gallery, download one")
-    p.add_argument("action", nargs="?", choices=["list", "gallery", "pull"], default="list")
-    p.add_argument("source", nargs="?",
-                   help="pull: a gallery id, a Hugging Face owner/repo/file.gguf ($HF_ENDPOINT) "
-                        "or an http(s) URL")
-    p.add_argument("--sha256", help="pull: the file's expected SHA-256 (hex)")
-    p.set_defaults(run=cmd_models)
+    from rag.models_cli import add_models_parser
     from rag.users_cli import add_users_parser
 
+    add_models_parser(sub, common)
     add_users_parser(sub, common)
     return parser
 

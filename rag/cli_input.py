@@ -10,6 +10,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from rag import shared
 from rag.errors import DocumentNotFoundError
 from rag.schema import Turn
 
@@ -33,8 +34,11 @@ def read_text(path: str, option: str) -> str:
 
 
 def check_documents(service, names: list[str] | None) -> None:
-    """``--doc`` names must be documents of the library."""
+    """``--doc`` names must be documents of the library, or of the shared library
+    (``shared/NAME``, as the app's document filter names them) when it is searched."""
     known = {d.name for d in service.list_documents()}
+    if getattr(service, "shared", None) is not None:
+        known |= {shared.PREFIX + d.name for d in service.shared.list_documents()}
     missing = [n for n in names or [] if n not in known]
     if missing:
         raise DocumentNotFoundError(

@@ -41,6 +41,19 @@ def open_library(settings: Settings, adopt: bool = False) -> VectorStore:
         return _libraries[key]
 
 
+def forget_data_dir(settings: Settings) -> int:
+    """Delete every library of the settings' data dir (a deleted account's home) from the
+    store: a database backend's rows (the embedded store's files go with the folder).
+    Drops this process's cached libraries of that data dir; returns how many libraries
+    the store deleted."""
+    data_dir = library_key(settings).data_dir
+    with _shared_lock:
+        for key in [k for k in _libraries if k[2].data_dir == data_dir]:
+            _libraries.pop(key).close()
+    backend = backend_class(backend_name(settings.database_url))
+    return backend.delete_namespace(settings, library_key(settings).namespace)
+
+
 def _llm_key(settings: Settings, path: Path | None) -> tuple:
     return (str(path), settings.n_ctx, settings.threads, settings.n_gpu_layers,
             settings.repeat_penalty, settings.llm_url, settings.llm_model)

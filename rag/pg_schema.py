@@ -8,10 +8,16 @@ the version reached. To add a change: append a migration; never edit a released 
 from __future__ import annotations
 
 import logging
+import threading
+from urllib.parse import urlsplit
+
+from rag.errors import StoreUnavailableError
 
 log = logging.getLogger(__name__)
 
 MIGRATION_LOCK = 0x7261670001  # pg_advisory_xact_lock key: "rag" + 1
+_migrated: set[str] = set()
+_migrate_lock = threading.Lock()
 
 MIGRATIONS: list[str] = [
     # 1: libraries per (namespace, name); documents, originals and chunks with a vector
@@ -70,3 +76,32 @@ def migrate(conn) -> int:
             conn.execute(sql)
             conn.execute("UPDATE rag_schema SET version = %s", (number,))
         return len(MIGRATIONS) if version < len(MIGRATIONS) else version
+
+
+def where(url: str) -> str:
+    """Where the database is, for people (no user name or password)."""
+    parts = urlsplit(url)
+    return f"PostgreSQL {parts.hostname or 'local socket'}{parts.path or ''}"
+
+
+def connect(url: str):
+    """An autocommit connection with pgvector's types, or :class:`StoreUnavailableError`."""
+    import psycopg
+    from pgvector.psycopg import register_vector
+
+    try:
+        conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
+    except psycopg.OperationalError as exc:
+        raise StoreUnavailableError(f"The database at {where(url)} cannot be reached: "
+                                    f"{exc}".strip(), where=where(url)) from exc
+    conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+    register_vector(conn)
+    return conn
+
+
+def migrate_once(conn, url: str) -> None:
+    """The schema migrations, once per database URL in this process."""
+    with _migrate_lock:
+        if url not in _migrated:
+            migrate(conn)
+            _migrated.add(url)

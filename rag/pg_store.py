@@ -12,15 +12,13 @@ from __future__ import annotations
 import json
 import logging
 import queue
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from urllib.parse import urlsplit
 
 import numpy as np
 
 from rag import pg_keywords, pg_schema
-from rag.errors import DocumentNotFoundError, EmbedderMismatchError, StoreUnavailableError
+from rag.errors import DocumentNotFoundError, EmbedderMismatchError
 from rag.library_schema import check_library_name
 from rag.schema import Chunk, DocumentInfo, LoadedDocument
 from rag.settings import Settings
@@ -36,8 +34,6 @@ INSERT_CHUNK = (
     "%(heading)s, %(text)s, %(hash)s, %(dim)s, %(vector)s, to_tsvector('spanish', "
     "unaccent(%(t)s)) || to_tsvector('english', unaccent(%(t)s)))")
 _IDLE = 0  # psycopg.pq.TransactionStatus.IDLE
-_migrated: set[str] = set()
-_migrate_lock = threading.Lock()
 
 
 class PostgresLibrary(VectorStore):
@@ -51,14 +47,10 @@ class PostgresLibrary(VectorStore):
         import psycopg  # noqa: F401 - fail here, clearly, if the driver is missing
 
         self._url, self.embedder_name, self.dim = url, embedder_name, int(dim)
-        parts = urlsplit(url)
-        self.where = f"PostgreSQL {parts.hostname or 'local socket'}{parts.path or ''}"
+        self.where = pg_schema.where(url)
         self._pool: queue.LifoQueue = queue.LifoQueue()
         with self._connection() as conn:
-            with _migrate_lock:
-                if url not in _migrated:
-                    pg_schema.migrate(conn)
-                    _migrated.add(url)
+            pg_schema.migrate_once(conn, url)
             conn.execute(pg_schema.vector_index_sql(self.dim))
             self._id = self._library_id(conn, key.namespace, check_library_name(key.name), adopt)
 
@@ -80,18 +72,23 @@ class PostgresLibrary(VectorStore):
                 self._pool.put(conn)
 
     def _connect(self):
-        import psycopg
-        from pgvector.psycopg import register_vector
+        return pg_schema.connect(self._url)
 
+    @classmethod
+    def delete_namespace(cls, settings: Settings, namespace: str) -> int:
+        """Delete the namespace's libraries; their documents, originals and chunks go with
+        them (``ON DELETE CASCADE``)."""
+        conn = pg_schema.connect(settings.database_url)
         try:
-            conn = psycopg.connect(self._url, autocommit=True, connect_timeout=10)
-        except psycopg.OperationalError as exc:
-            raise StoreUnavailableError(
-                f"The database at {self.where} cannot be reached: {exc}".strip(),
-                where=self.where) from exc
-        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
-        register_vector(conn)
-        return conn
+            pg_schema.migrate_once(conn, settings.database_url)
+            with conn.transaction():
+                deleted = conn.execute("DELETE FROM rag_libraries WHERE namespace = %s "
+                                       "RETURNING id", (namespace,)).fetchall()
+        finally:
+            conn.close()
+        if deleted:
+            log.info("deleted %d libraries of %r from the database", len(deleted), namespace)
+        return len(deleted)
 
     @contextmanager
     def _write(self) -> Iterator:

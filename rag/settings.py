@@ -57,7 +57,8 @@ class Settings:
     """Most model tokens of each passage in the prompt: longer ones keep the sentences
     closest to the question (``rag.passages``). 0: whole passages."""
     chunk_tokens: int = 200
-    """Chunk size in embedder word pieces (all-MiniLM truncates at 256)."""
+    """Chunk size in embedder word pieces, within the embedder's input limit (USE 512,
+    MiniLM 256; longer chunks are re-split to fit)."""
     chunk_overlap: int = 24
     n_gpu_layers: int = -1
     """-1: offload every layer when llama.cpp was built with GPU support; 0: CPU only."""
@@ -148,6 +149,19 @@ def _read_saved(path: Path) -> tuple[dict[str, object], list[SettingIssue]]:
         else:
             issues.append(issue)
     return values, issues
+
+
+def option_issues(**options: object) -> list[SettingIssue]:
+    """Problems with settings given as command-line options (``--embedder x``), checked
+    like settings.json's; options left out (``None``) are not checked."""
+    known = _setting_fields()
+    issues = []
+    for name, value in options.items():
+        if value is not None:
+            _, issue = check_value(name, known[name], value, f"--{name}")
+            if issue is not None:
+                issues.append(issue)
+    return issues
 
 
 def load_settings(data_dir: str | os.PathLike[str] | None = None, **overrides: object) -> Settings:

@@ -60,6 +60,8 @@ def _expected(name: str, kind: type) -> str:
         return f"{_WORDS[kind]} from {rule[1]} to {rule[2]}"
     if kind is str and len(rule) == 2 and rule[1] is not None:
         return "one of " + ", ".join(_choices(rule[1]))
+    if name in ("library", "data_dir"):
+        return "a name that is not blank"
     return _WORDS.get(kind, "valid")
 
 

@@ -8,11 +8,16 @@ cannot be confused)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rag.auth import SHARED_HOME, accounts_enabled
 from rag.errors import RagError
 from rag.retrieval import hybrid_search
 from rag.schema import Source
+from rag.settings import Settings
+from rag.store import backend_name
 
 if TYPE_CHECKING:
     from rag.service import RagService
@@ -24,6 +29,39 @@ PREFIX = "shared/"
 
 def is_shared(name: str) -> bool:
     return name.startswith(PREFIX)
+
+
+def library_settings(settings: Settings, root_data_dir: str | Path) -> Settings:
+    """The shared library's settings: the home ``shared/`` of the app's data dir, with the
+    caller's embedder (so that one query vector searches both)."""
+    return settings.with_changes(data_dir=str(Path(root_data_dir) / SHARED_HOME),
+                                 library="default")
+
+
+def published(settings: Settings) -> bool:
+    """Whether the shared library (its :func:`library_settings`) holds documents: its
+    folder exists, or, in a database, it has a document (or cannot be checked: a search
+    then reports why)."""
+    if backend_name(settings.database_url) == "embedded":
+        return (Path(settings.data_dir) / "libraries" / settings.library).is_dir()
+    from rag.components import open_library
+
+    try:
+        return open_library(settings).stats()[0] > 0
+    except RagError:
+        return True
+
+
+def attach(service: RagService, root: Settings,
+           factory: Callable[[Settings], RagService]) -> RagService:
+    """``service`` searching the shared library too (built by ``factory``), as every
+    page and the CLI do: only with accounts on and once something was published."""
+    library = library_settings(service.settings, root.data_dir)
+    if accounts_enabled(root.auth) and published(library):
+        service.shared = factory(library)
+    else:
+        service.shared = None
+    return service
 
 
 def split_filter(documents: list[str] | None) -> tuple[list[str] | None, list[str] | None]:

@@ -111,6 +111,13 @@ class VectorStore(ABC):
     def close(self) -> None:  # noqa: B027 - optional
         """Release connections and files."""
 
+    @classmethod
+    def delete_namespace(cls, settings: Settings, namespace: str) -> int:
+        """Delete every library of ``namespace`` (see :attr:`LibraryKey.namespace`: an
+        account being deleted); returns how many. A store keeping its libraries in files
+        under the data dir has nothing to do (they go with the folder)."""
+        return 0
+
 
 # name -> "module:Class"; imported only when selected.
 BACKENDS = {

@@ -3,12 +3,15 @@ registration modes, per-person libraries and chats, the admin part of Settings."
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
 import pytest
 
 from rag.auth import Accounts
+from rag.errors import InvalidLoginError
+from rag.settings import load_settings
 
 PASSWORD = "correct horse battery"
 
@@ -127,8 +130,6 @@ def _all_text(at) -> str:
 
 def test_each_person_sees_only_their_own_library_and_chats(auth_app, data_dir: Path,
                                                           fake_service) -> None:
-    from rag.settings import load_settings
-
     accounts = Accounts(data_dir)
     homes = {name: accounts.home(accounts.create_user(name, PASSWORD)) for name in ("ana", "bob")}
     facts = {"ana": "The vault code of the north office is AZUL-1111.",
@@ -159,8 +160,6 @@ def test_each_person_sees_only_their_own_library_and_chats(auth_app, data_dir: P
 
 def test_admin_publishes_to_the_shared_library_others_search_it(auth_app, data_dir: Path,
                                                                 fake_service) -> None:
-    from rag.settings import load_settings
-
     accounts = Accounts(data_dir)
     accounts.create_user("ana", PASSWORD)
     bob = accounts.create_user("bob", PASSWORD)
@@ -198,7 +197,15 @@ def test_admin_manages_accounts_and_registration(auth_app, data_dir: Path) -> No
     at.radio(key="admin_registration_mode").set_value("invite")
     at = next(b for b in at.button if b.form_id == "admin_registration").click().run()
     code = re.search(r"`(.+)`", at.info[0].value).group(1)
-    accounts.register("carl", PASSWORD, invite=code)
+    stranger = type(auth_app).from_file(auth_app._script_path, default_timeout=60).run()
+    stranger.switch_page("pages/register.py").run()  # by invitation: a wrong code, then it
+    for invite, error in (("not-the-code", ["Ese código de invitación no es válido."]),
+                          (code, [])):
+        stranger = _submit(stranger, register_name="carl", register_password=PASSWORD,
+                           register_again=PASSWORD, register_invite=invite)
+        assert [e.value for e in stranger.error] == error
+        assert [u.name for u in accounts.users()][2:] == (["carl"] if invite == code else [])
+    assert "Sesión de **carl**" in " ".join(c.value for c in stranger.sidebar.caption)
     at.selectbox(key="admin_pick").set_value("bob").run()
     at.button(key="admin_toggle").click().run()
     assert accounts.get("bob").disabled
@@ -213,12 +220,80 @@ def test_admin_manages_accounts_and_registration(auth_app, data_dir: Path) -> No
 def test_browser_binding_follows_the_xsrf_token_not_its_mask() -> None:
     from streamlit.web.server.starlette.starlette_app_utils import generate_xsrf_token_string
 
-    import accounts_ui
+    from ui import auth
 
     token = b"0123456789abcdef"
     first, again = generate_xsrf_token_string(token), generate_xsrf_token_string(token)
     assert first != again  # a new mask each time the cookie is set
-    binding = accounts_ui.browser_binding(first)
-    assert binding and binding == accounts_ui.browser_binding(again)
-    assert binding != accounts_ui.browser_binding(generate_xsrf_token_string(b"x" * 16))
-    assert accounts_ui.browser_binding(None) == accounts_ui.browser_binding("junk") == ""
+    binding = auth.browser_binding(first)
+    assert binding and binding == auth.browser_binding(again)
+    assert binding != auth.browser_binding(generate_xsrf_token_string(b"x" * 16))
+    assert auth.browser_binding(None) == auth.browser_binding("junk") == ""
+
+
+def _form_submit(at, form_id: str):
+    return next(b for b in at.button if b.form_id == form_id)
+
+
+def test_admin_adds_an_account_resets_a_password_and_re_enables_one(auth_app,
+                                                                    data_dir: Path) -> None:
+    accounts = Accounts(data_dir)
+    accounts.create_user("ana", PASSWORD)
+    accounts.create_user("bob", PASSWORD)
+    bob_at = _login(auth_app, "bob")
+    bob_token = bob_at.session_state["auth_token"]
+    at = _login(auth_app, "ana")
+    at.switch_page("pages/settings.py").run()
+    at.text_input(key="admin_new_name").input("dora")
+    at.text_input(key="admin_new_password").input("dora's passphrase")
+    at = _form_submit(at, "admin_add_user").click().run()
+    assert not at.exception and any("dora" in s.value for s in at.success)
+    assert not accounts.get("dora").is_admin
+    assert accounts.authenticate("dora", "dora's passphrase").name == "dora"
+    at.selectbox(key="admin_pick").set_value("bob").run()
+    at.text_input(key="admin_reset_password").input("a fresh passphrase")
+    at = _form_submit(at, "admin_reset").click().run()
+    assert not at.exception and any("bob" in s.value for s in at.success)
+    assert accounts.user_for_token(bob_token) is None  # bob's old session is refused
+    assert [t.value for t in bob_at.run().title] == ["Entrar"]
+    with pytest.raises(InvalidLoginError):
+        accounts.authenticate("bob", PASSWORD)
+    _login(auth_app, "bob", "a fresh passphrase")
+    at.selectbox(key="admin_pick").set_value("bob").run()
+    at = at.button(key="admin_toggle").click().run()
+    assert accounts.get("bob").disabled
+    at = at.button(key="admin_toggle").click().run()  # now "enable"
+    assert not at.exception and not accounts.get("bob").disabled
+    _login(auth_app, "bob", "a fresh passphrase")
+
+
+def test_each_person_saves_their_own_settings(auth_app, data_dir: Path) -> None:
+    accounts = Accounts(data_dir)
+    accounts.create_user("ana", PASSWORD)
+    bob = accounts.create_user("bob", PASSWORD)
+    (data_dir / "settings.json").write_text('{"top_k": 3}\n', encoding="utf-8")
+    at = _login(auth_app, "bob")
+    at.switch_page("pages/settings.py").run()
+    assert at.slider(key="set_top_k").value == load_settings(accounts.home(bob)).top_k != 9
+    at.slider(key="set_top_k").set_value(9)
+    at = _form_submit(at, "settings_form").click().run()
+    assert not at.exception and at.success
+    assert load_settings(accounts.home(bob)).top_k == 9
+    assert load_settings(data_dir).top_k == 3  # ana's (the data dir's) settings unchanged
+    assert (data_dir / "settings.json").read_text(encoding="utf-8") == '{"top_k": 3}\n'
+    at = _login(auth_app, "ana")
+    at.switch_page("pages/settings.py").run()
+    assert at.slider(key="set_top_k").value == 3
+
+
+def test_a_failed_login_logs_no_typed_secret(auth_app, data_dir: Path,
+                                             caplog: pytest.LogCaptureFixture) -> None:
+    Accounts(data_dir).create_user("ana", PASSWORD)
+    caplog.set_level(logging.INFO, logger="app.login")
+    at = _submit(auth_app.run(), login_name="Tr0ub4dor&3 secret", login_password="x")
+    assert at.error  # a password typed into the name field
+    at = _submit(at, login_name="ANA", login_password="wrong password!")
+    logged = [r.getMessage() for r in caplog.records if r.name == "app.login"]
+    assert len(logged) == 2 and all(m.startswith("failed login") for m in logged), logged
+    assert "Tr0ub4dor" not in caplog.text
+    assert "'ana'" in logged[1]  # an account's name is logged as the account spells it

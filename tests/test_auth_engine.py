@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
-from rag.auth import Accounts
+from rag.auth import Accounts, User, passwords
 from rag.auth.sessions import Handoffs, token_hash
 from rag.errors import (
     InvalidInviteError,
@@ -14,6 +16,7 @@ from rag.errors import (
     InvalidUserNameError,
     LastAdminError,
     RegistrationClosedError,
+    StoreUnavailableError,
     TooManyAttemptsError,
     UserExistsError,
     WeakPasswordError,
@@ -70,6 +73,39 @@ def test_registration_closed_open_and_by_invitation(accounts: Accounts) -> None:
     with pytest.raises(InvalidInviteError):
         accounts.register("carl", PASSWORD, invite="guess")
     accounts.register("carl", PASSWORD, invite=code)
+
+
+def test_two_sign_ups_at_once_on_a_new_data_dir_make_one_admin(
+        data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both see an empty data dir, then hash slowly: the second to insert must still find
+    registration closed (checked in the inserting transaction), not become a user."""
+    real_hash = passwords.hash_password
+
+    def slow_hash(password: str) -> str:
+        time.sleep(0.5)
+        return real_hash(password)
+
+    monkeypatch.setattr(passwords, "hash_password", slow_hash)
+    accounts = Accounts(data_dir)
+    start = threading.Barrier(2)
+    results: dict[str, User | Exception] = {}
+
+    def sign_up(name: str) -> None:
+        start.wait()
+        try:
+            results[name] = accounts.register(name, PASSWORD)
+        except Exception as exc:
+            results[name] = exc
+
+    threads = [threading.Thread(target=sign_up, args=(name,)) for name in ("ana", "bob")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    admins = [r for r in results.values() if isinstance(r, User)]
+    refused = [r for r in results.values() if isinstance(r, RegistrationClosedError)]
+    assert len(admins) == 1 and admins[0].is_admin and len(refused) == 1, results
+    assert [u.name for u in accounts.users()] == [admins[0].name]
 
 
 def test_passwords_are_argon2id_and_long_ones_count_whole(accounts: Accounts,
@@ -147,6 +183,27 @@ def test_failed_logins_are_slowed_without_revealing_names(accounts: Accounts,
     assert accounts.authenticate("ana", PASSWORD).name == "ana"
 
 
+def test_wrong_current_passwords_are_slowed_like_logins(accounts: Accounts,
+                                                       clock: Clock) -> None:
+    accounts.register("ana", PASSWORD)
+    for attempt in range(3):
+        with pytest.raises(InvalidLoginError):
+            accounts.change_password("ana", f"guess {attempt}", "new password 1",
+                                     client="10.0.0.7")
+    with pytest.raises(TooManyAttemptsError):  # even the right one waits
+        accounts.change_password("ana", PASSWORD, "new password 1", client="10.0.0.7")
+    with pytest.raises(TooManyAttemptsError):  # the same count as logins of the account
+        accounts.authenticate("ana", PASSWORD)
+    clock.now += 2
+    accounts.change_password("ana", PASSWORD, "new password 1", client="10.0.0.7")
+    assert accounts.authenticate("ana", "new password 1").name == "ana"
+    for number in range(10):  # per client too: guesses at other names from one address
+        with pytest.raises(InvalidLoginError):
+            accounts.authenticate(f"guess{number}", "wrong password", client="10.0.0.9")
+    with pytest.raises(TooManyAttemptsError):
+        accounts.change_password("ana", "new password 1", "new password 2", client="10.0.0.9")
+
+
 def test_failed_logins_are_slowed_per_client(accounts: Accounts) -> None:
     accounts.register("ana", PASSWORD)
     for number in range(10):  # ten names from one address
@@ -170,6 +227,22 @@ def test_delete_user_takes_their_data_and_keeps_the_last_admin(accounts: Account
     accounts.delete_user("bob")
     assert not accounts.home(bob).exists() and [u.name for u in accounts.users()] == ["ana"]
     assert accounts.home(ana) == data_dir
+
+
+def test_delete_user_keeps_everything_when_the_store_cannot_forget(data_dir: Path) -> None:
+    forgotten: list[Path] = []
+
+    def database_down(home: Path) -> None:
+        forgotten.append(home)
+        raise StoreUnavailableError("The database cannot be reached.", where="db")
+
+    accounts = Accounts(data_dir, forget_home=database_down)
+    accounts.register("ana", PASSWORD)
+    bob = accounts.create_user("bob", PASSWORD)
+    with pytest.raises(StoreUnavailableError):
+        accounts.delete_user("bob")
+    assert forgotten == [accounts.home(bob)] and accounts.home(bob).is_dir()
+    assert [u.name for u in accounts.users()] == ["ana", "bob"]
 
 
 def test_handoff_codes_are_single_use() -> None:

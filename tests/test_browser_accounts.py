@@ -1,24 +1,36 @@
 """Accounts in a real browser against the real server (``streamlit run serve.py``, as
 ``make run`` starts it; real models): adoption of a single-user data dir by the first
-account, two people with a same-named file who each see only their own, the login kept
+account (documents, chats and settings, nothing changed), two people with a same-named
+file who each see only their own (answers, sources, document lists, conversations), the login kept
 across a refresh and a server restart, a copied cookie refused after logout, failed
 logins slowed down, and no password or session token stored in the clear."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from browser_support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, ROOT, server_env, streamlit_server
+from browser_support import (
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    ROOT,
+    require_chromium,
+    server_env,
+    streamlit_server,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 PASSWORDS = {"ana": "ana's long passphrase 1", "bob": "bob's long passphrase 2"}
 CODES = {"ana": "AZUL-4417", "bob": "ROJO-9023"}
-QUESTION = "What is the vault code of the north office?"
+QUESTIONS = {"ana": "What is the vault code of the north office?",
+             "bob": "Which code opens the vault of the north office?"}
+TITLES = {name: q[:24] for name, q in QUESTIONS.items()}  # the sidebar shortens titles
 LEGACY = "The lighthouse keeper of Punta Brava is named Olegario Vidal."
 
 
@@ -27,8 +39,9 @@ def _idle(page, timeout_ms: int = 60_000) -> None:
     page.get_by_test_id("stStatusWidget").wait_for(state="detached", timeout=timeout_ms)
 
 
-def _legacy_data_dir(data: Path, tmp: Path) -> None:
-    """A single-user data dir as it was before accounts: a document and a saved chat."""
+def _legacy_data_dir(data: Path, tmp: Path) -> dict[str, str]:
+    """A single-user data dir as it was before accounts: a document, a saved chat and a
+    setting. Returns the digest of each of its files."""
     from rag.chats import ChatStore
 
     legacy = tmp / "keeper.txt"
@@ -40,6 +53,35 @@ def _legacy_data_dir(data: Path, tmp: Path) -> None:
     chat["turns"] = [{"role": "user", "content": "Who keeps the Punta Brava lighthouse?"},
                      {"role": "assistant", "content": "Olegario Vidal.", "sources": []}]
     store.save(chat)
+    (data / "settings.json").write_text('{"top_k": 7}\n', encoding="utf-8")
+    return _digests(data)
+
+
+def _digests(data: Path) -> dict[str, str]:
+    return {path.relative_to(data).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in sorted(data.rglob("*")) if path.is_file()}
+
+
+def _document_names(page, count: int) -> list[str]:
+    """The first column ("Documento") of the Documents page's table (glide's a11y table),
+    once it has ``count`` rows."""
+    from playwright.sync_api import expect
+
+    page.get_by_test_id("stSidebarNav").get_by_text("Documentos").click()
+    column = page.get_by_test_id("stDataFrame").locator('td[aria-colindex="1"]')
+    expect(column).to_have_count(count)
+    _idle(page)
+    return sorted(column.all_text_contents())
+
+
+def _conversations(page) -> str:
+    """The sidebar of the Chat page, where the saved conversations are listed."""
+    from playwright.sync_api import expect
+
+    page.get_by_test_id("stSidebarNav").get_by_text("Chat").click()
+    expect(page.get_by_role("heading", name="Chat con tus documentos")).to_be_visible()
+    _idle(page)
+    return page.get_by_test_id("stSidebar").inner_text()
 
 
 def _signed_in(page, name: str) -> None:
@@ -73,7 +115,7 @@ def _upload_and_ask(page, name: str, folder: Path) -> str:
     page.get_by_test_id("stSidebarNav").get_by_text("Chat").click()
     box = page.get_by_test_id("stChatInput").locator("textarea")
     expect(box).to_be_enabled()
-    box.fill(QUESTION)
+    box.fill(QUESTIONS[name])
     box.press("Enter")
     expect(page.get_by_text(re.compile(r"Fuentes:.*codes\.txt")).first).to_be_visible(
         timeout=240_000)
@@ -84,14 +126,13 @@ def _upload_and_ask(page, name: str, folder: Path) -> str:
 
 
 def test_accounts_end_to_end(tmp_path: Path) -> None:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is not installed (scripts/install.sh --dev installs it)")
+    require_chromium()
     from playwright.sync_api import expect, sync_playwright
 
     expect.set_options(timeout=60_000)
     data = tmp_path / "data"
     data.mkdir()
-    _legacy_data_dir(data, tmp_path)
+    legacy = _legacy_data_dir(data, tmp_path)
     settings = {"auth": "on", "max_tokens": "48", "script": "serve.py"}
     tokens: dict[str, str] = {}
     ARTIFACTS.mkdir(exist_ok=True)
@@ -113,6 +154,13 @@ def test_accounts_end_to_end(tmp_path: Path) -> None:
                 _signed_in(ana, "ana")
                 expect(ana.get_by_role("button", name="Who keeps the Punta Brava")) \
                     .to_be_visible()  # the saved chat, adopted
+                assert _document_names(ana, 1) == ["keeper.txt"]  # the library, adopted
+                ana.get_by_test_id("stSidebarNav").get_by_text("Ajustes").click()
+                top_k = ana.get_by_test_id("stSlider").filter(has_text="top-k")
+                expect(top_k.get_by_test_id("stSliderThumbValue")).to_have_text("7")  # kept
+                _idle(ana)
+                now = _digests(data)
+                assert {path: now.get(path) for path in legacy} == legacy  # nothing changed
                 cookie = next(c for c in ana_ctx.cookies() if c["name"] == "rag_session")
                 assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
                 tokens["ana"] = cookie["value"]
@@ -135,21 +183,19 @@ def test_accounts_end_to_end(tmp_path: Path) -> None:
                     shown = _upload_and_ask(page, name, tmp_path)
                     assert CODES[name] in shown and CODES[other] not in shown, shown
                     assert "keeper.txt" not in shown or name == "ana"
-                    conversations = page.get_by_test_id("stSidebar").inner_text()
-                    assert "What is the vault code" in conversations
+                # once both asked: each list of conversations and of documents is their own
+                for name, page, other in (("ana", ana, "bob"), ("bob", bob, "ana")):
+                    conversations = _conversations(page)
+                    assert TITLES[name] in conversations, conversations
+                    assert TITLES[other] not in conversations, conversations
                     assert ("Punta Brava" in conversations) == (name == "ana")
-                    page.get_by_test_id("stSidebarNav").get_by_text("Documentos").click()
-                    table = page.get_by_test_id("stDataFrame")
-                    expect(table).to_be_visible()
-                    _idle(page)
+                    own = ["codes.txt", "keeper.txt"] if name == "ana" else ["codes.txt"]
+                    assert _document_names(page, len(own)) == own
                     page.screenshot(path=str(ARTIFACTS / f"accounts-{name}-documents.png"))
-                ana.get_by_test_id("stSidebarNav").get_by_text("Chat").click()
-                expect(ana.get_by_role("heading", name="Chat con tus documentos")) \
-                    .to_be_visible()
-                _idle(ana)
+                _conversations(ana)
                 ana.reload()  # a refresh keeps the login
                 _signed_in(ana, "ana")
-                expect(ana.get_by_role("button", name="What is the vault code")).to_be_visible()
+                expect(ana.get_by_role("button", name=TITLES["ana"])).to_be_visible()
 
                 # logout; the copied cookie no longer opens anything
                 copied = ana_ctx.cookies()
@@ -192,8 +238,8 @@ def test_accounts_end_to_end(tmp_path: Path) -> None:
                     as (url, log):
                 bob.goto(url)
                 _signed_in(bob, "bob")
-                expect(bob.get_by_role("button", name="What is the vault code")).to_be_visible()
-                bob.get_by_role("button", name="What is the vault code").click()
+                expect(bob.get_by_role("button", name=TITLES["bob"])).to_be_visible()
+                bob.get_by_role("button", name=TITLES["bob"]).click()
                 expect(bob.get_by_text(CODES["bob"]).first).to_be_visible()
         finally:
             browser.close()

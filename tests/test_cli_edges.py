@@ -113,3 +113,18 @@ def test_extract_parses_in_the_sandbox(data, tmp_path):
 def test_missing_file_to_extract(data):
     assert_clear_error(rag("extract", "no-such.pdf", data=data),
                        "error: no-such.pdf: No such file or directory.")
+
+
+@pytest.mark.parametrize(("option", "message"), [
+    (["--embedder", "foo"], "--embedder: embedder must be one of minilm, use-multilingual, "
+                            "not 'foo'"),
+    (["--library", "  "], "--library: library must be a name that is not blank, not '  '")])
+def test_bad_option_values_are_refused_by_name(tmp_path, option, message) -> None:
+    """Options are checked like settings.json: a clear message naming the option, exit 2,
+    and nothing created in the data dir."""
+    done = subprocess.run([sys.executable, "-m", "rag", "search", "hola", "--data",
+                           str(tmp_path / "data"), *option], capture_output=True, text=True,
+                          cwd=ROOT, timeout=120, check=False)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip() == f"error: {message}", done.stderr
+    assert not (tmp_path / "data").exists()

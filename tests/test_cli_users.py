@@ -101,3 +101,86 @@ def test_user_option_keeps_libraries_apart(rag, data_dir: Path, tmp_path: Path) 
     assert [d["name"] for d in listed] == ["codes.txt"]
     assert (data / "libraries" / "default").is_dir()
     assert not (data / "users" / "bob" ).exists()  # homes are named by id, not by name
+
+
+def _names(rag, data: Path, user: str) -> list[str]:
+    return [d["name"] for d in json.loads(rag("list", "--json", "--user", user,
+                                              data=data).stdout)]
+
+
+def test_user_option_on_delete_reindex_summarize_and_ask(rag, fake_service,
+                                                         data_dir: Path) -> None:
+    """Fake models (tests/conftest.py): each command acts on that account's library only."""
+    for name in ("ana", "bob"):
+        rag("users", "add", name, "--password-stdin", data=data_dir, stdin="a passphrase!\n")
+    files = {"ana": {"codes.txt": "The vault code of the north office is AZUL-4417."},
+             "bob": {"codes.txt": "The vault code of the north office is ROJO-9023.",
+                     "parking.txt": "The parking garage closes at midnight. Bob parks there."}}
+    for name, contents in files.items():
+        folder = data_dir.parent / f"in-{name}"
+        folder.mkdir()
+        for file_name, text in contents.items():
+            (folder / file_name).write_text(text, encoding="utf-8")
+        rag("ingest", str(folder), "--user", name, "-q", data=data_dir)
+    assert _names(rag, data_dir, "bob") == ["codes.txt", "parking.txt"]
+
+    rag("delete", "codes.txt", "--user", "bob", data=data_dir)
+    assert _names(rag, data_dir, "bob") == ["parking.txt"]
+    assert _names(rag, data_dir, "ana") == ["codes.txt"]  # ana's copy stays
+
+    reindexed = rag("reindex", "--user", "bob", "-q", data=data_dir).stdout
+    assert "parking.txt" in reindexed and "codes.txt" not in reindexed
+    assert _names(rag, data_dir, "ana") == ["codes.txt"]
+
+    summary = rag("summarize", "parking.txt", "--user", "bob", "-q", data=data_dir).stdout
+    assert "The parking garage closes at midnight." in summary
+    elsewhere = rag("summarize", "parking.txt", "--user", "ana", "-q", data=data_dir,
+                    check=False)
+    assert elsewhere.returncode == 1 and "parking.txt" in elsewhere.stderr
+
+    for name, code, other in (("ana", "AZUL-4417", "ROJO-9023"), ("bob", None, "AZUL-4417")):
+        out = rag("ask", "What is the vault code of the north office?", "--json", "--user",
+                  name, data=data_dir).stdout
+        answer = json.loads(out)
+        assert other not in out
+        if code:
+            assert code in answer["answer"]
+            assert [s["file"] for s in answer["sources"]] == ["codes.txt"]
+        else:  # bob deleted his copy: only his parking note is left to cite
+            assert {s["file"] for s in answer["sources"]} <= {"parking.txt"}
+
+
+def test_ask_and_search_with_user_cover_the_shared_library(rag, fake_service, data_dir: Path,
+                                                          monkeypatch: pytest.MonkeyPatch):
+    """As in the app: with accounts on, a person's search covers the published documents."""
+    from rag import shared
+    from rag.settings import load_settings
+
+    monkeypatch.setenv("RAG_AUTH", "on")
+    accounts = Accounts(data_dir)
+    accounts.create_user("ana", "a passphrase!")
+    bob = accounts.create_user("bob", "a passphrase!")
+    admin = fake_service(load_settings(data_dir))
+    admin.ingest_bytes("policy.txt", b"Every employee gets thirty days of paid leave per year.")
+    admin.ingest_bytes("salary.txt", b"The director's salary is ninety thousand euros per year.")
+    library = fake_service(shared.library_settings(admin.settings, data_dir))
+    assert [r.status for r in shared.publish(admin, library, ["policy.txt"])] == ["added"]
+    fake_service(load_settings(accounts.home(bob))).ingest_bytes(
+        "notes.txt", b"The parking garage closes at midnight on weekdays.")
+
+    question = "How many days of paid leave does every employee get per year?"
+    found = json.loads(rag("search", question, "--json", "--user", "bob",
+                           data=data_dir).stdout)
+    files = [r["file"] for r in found["results"]]
+    assert files[0] == "shared/policy.txt" and set(files) <= {"shared/policy.txt", "notes.txt"}
+    out = rag("ask", question, "--json", "--user", "bob", data=data_dir).stdout
+    answer = json.loads(out)
+    assert answer["sources"][0]["file"] == "shared/policy.txt"
+    assert "thirty days of paid leave" in answer["answer"] and "salary" not in out
+    only = json.loads(rag("search", question, "--json", "--user", "bob", "--doc",
+                          "shared/policy.txt", data=data_dir).stdout)
+    assert {r["file"] for r in only["results"]} == {"shared/policy.txt"}
+
+    monkeypatch.setenv("RAG_AUTH", "off")  # single-person mode: the data dir's own only
+    found = json.loads(rag("search", question, "--json", data=data_dir).stdout)
+    assert not any(r["file"].startswith("shared/") for r in found["results"])

@@ -130,6 +130,54 @@ def test_users_libraries_are_kept_apart(database, tmp_path, monkeypatch):
         beto.read_original("secreto.txt")
 
 
+def test_deleting_an_account_deletes_its_rows_and_no_one_elses(tmp_path, monkeypatch):
+    import psycopg
+
+    from rag import components
+    from rag.auth import Accounts
+
+    database = fresh_database()
+    data = tmp_path / "data"
+    monkeypatch.setenv("RAG_DATA_DIR", str(data))
+    monkeypatch.setenv("RAG_DATABASE_URL", database)
+    accounts = Accounts(data)
+    homes = {name: accounts.home(accounts.create_user(name, "a long passphrase"))
+             for name in ("ana", "bob", "carl")}
+    for seed, name in enumerate(homes):
+        for library in ("default", "work"):
+            settings = load_settings(homes[name]).with_changes(library=library)
+            _add(components.open_library(settings), f"{name}.txt", [f"notas de {name}"], seed)
+    bob = accounts.get("bob")
+
+    accounts.delete_user("bob")
+    with psycopg.connect(database) as conn:
+        libraries = conn.execute("SELECT namespace, name FROM rag_libraries "
+                                 "ORDER BY namespace, name").fetchall()
+        counts = {table: conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+                  for table in ("rag_documents", "rag_originals", "rag_chunks")}
+        names = {row[0] for row in conn.execute("SELECT name FROM rag_documents")}
+    carl = accounts.home(accounts.get("carl")).relative_to(data).as_posix()
+    assert libraries == [("", "default"), ("", "work"), (carl, "default"), (carl, "work")]
+    assert not any(namespace == f"users/{bob.id}" for namespace, _ in libraries)
+    assert counts == {"rag_documents": 4, "rag_originals": 4, "rag_chunks": 4}
+    assert names == {"ana.txt", "carl.txt"}
+    assert not any(key[2].data_dir == str(homes["bob"].resolve())
+                   for key in components._libraries)  # nothing of bob's stays cached
+    assert components.open_library(load_settings(homes["ana"])).stats() == (1, 1)
+    assert not homes["bob"].exists()
+
+
+def test_the_shared_library_in_the_database_is_found_once_published(tmp_path, monkeypatch):
+    from rag import components, shared
+
+    monkeypatch.setenv("RAG_DATA_DIR", str(tmp_path))
+    settings = load_settings(tmp_path, database_url=fresh_database())
+    library = shared.library_settings(settings, tmp_path)
+    assert not shared.published(library)  # no folder in a database store: its documents
+    _add(components.open_library(library), "politica.txt", ["vacaciones"], 1)
+    assert shared.published(library)
+
+
 def test_keyword_queries_keep_their_rarest_words_within_the_budget(database, tmp_path,
                                                                   monkeypatch):
     """Ranking reads each matching chunk's tsvector: a word found in more chunks than the

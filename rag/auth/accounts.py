@@ -9,7 +9,6 @@ person chose). The shared library is the home ``shared/``.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 import secrets
@@ -19,16 +18,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.auth import passwords
+from rag.auth import passwords, registration
 from rag.auth.sessions import SessionBook
 from rag.auth.store import AuthStore
+from rag.auth.throttle import Throttle, login_keys
 from rag.errors import (
-    InvalidInviteError,
     InvalidLoginError,
     InvalidUserNameError,
     LastAdminError,
-    RegistrationClosedError,
-    TooManyAttemptsError,
     UserExistsError,
     UserNotFoundError,
 )
@@ -37,10 +34,6 @@ log = logging.getLogger(__name__)
 
 USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$")
 SHARED_HOME = "shared"
-REGISTRATION_MODES = ("closed", "open", "invite")
-# Failed logins: this many are free, then each one locks for twice as long as the last.
-FREE_FAILURES = {"user": 3, "client": 10}
-MAX_LOCK_S = 15 * 60
 # What a first admin's home holds (deleted with the account; everything else stays).
 ROOT_HOME_ENTRIES = ("libraries", "chats", "settings.json")
 
@@ -64,8 +57,17 @@ def _user(row) -> User:
                 home=row["home"], created=row["created"])
 
 
-def _digest(secret: str) -> str:
-    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+def accounts_enabled(auth_setting: str) -> bool:
+    """Accounts are on unless the ``auth`` setting (``RAG_AUTH``) says off."""
+    return auth_setting.strip().lower() not in ("off", "false", "0", "no")
+
+
+def _forget_store(home: Path) -> None:
+    """Delete a home's libraries from a database store (its folder goes separately)."""
+    from rag.components import forget_data_dir
+    from rag.settings import load_settings
+
+    forget_data_dir(load_settings(home))
 
 
 class Accounts:
@@ -73,12 +75,16 @@ class Accounts:
 
     def __init__(self, data_dir: str | Path, session_days: float = 7.0,
                  idle_hours: float = 24.0, min_password: int = passwords.MIN_LENGTH,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 forget_home: Callable[[Path], object] = _forget_store) -> None:
         self.data_dir = Path(data_dir)
         self.store = AuthStore(self.data_dir)
         self.clock = clock
         self.min_password = min_password
         self.sessions = SessionBook(self.store, session_days * 86400, idle_hours * 3600, clock)
+        self.throttle = Throttle(self.store, clock)
+        self.forget_home = forget_home
+        """Deletes a home's data kept outside its folder (a database store's rows)."""
 
     # ---- users -------------------------------------------------------------------------
 
@@ -107,6 +113,13 @@ class Accounts:
 
     def create_user(self, name: str, password: str, role: str | None = None) -> User:
         """A new account (``role`` None: admin if it is the first, else user)."""
+        return self._create(name, password, role)
+
+    def _create(self, name: str, password: str, role: str | None,
+                invite: str | None = None) -> User:
+        """Insert the account. A sign-up (``invite`` not None) that is not the first account
+        is checked against the registration mode in the same transaction, which sees every
+        account created before it."""
         name = name.strip()
         if not USER_NAME.match(name) or name.lower() in (SHARED_HOME, "users"):
             raise InvalidUserNameError(
@@ -117,6 +130,8 @@ class Accounts:
         user_id = secrets.token_hex(8)
         with self.store.connect() as db:
             first = db.execute("SELECT COUNT(*) FROM users").fetchone()[0] == 0
+            if not first and invite is not None:
+                registration.admit(db, invite)
             if db.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone():
                 raise UserExistsError(f"The name '{name}' is taken.", name=name)
             role = "admin" if first else (role or "user")
@@ -130,14 +145,14 @@ class Accounts:
 
     def register(self, name: str, password: str, invite: str = "") -> User:
         """Self-service sign-up: the first account, or while registration is open (or by
-        the invitation code)."""
-        if not self.needs_setup():
-            mode = self.registration_mode()
-            if mode == "closed":
-                raise RegistrationClosedError("Registration is closed; ask the administrator.")
-            if mode == "invite" and not self._invite_ok(invite):
-                raise InvalidInviteError("That invitation code is not valid.")
-        return self.create_user(name, password)
+        the invitation code). Checked before the (slow) hashing for a quick answer, and
+        again in the transaction that inserts the account: two people signing up at once
+        on a new data dir make one administrator, and the other is refused while
+        registration is closed."""
+        with self.store.connect() as db:  # a quick answer, before the slow hashing
+            if db.execute("SELECT COUNT(*) FROM users").fetchone()[0]:
+                registration.admit(db, invite)
+        return self._create(name, password, None, invite=invite)
 
     def set_password(self, name: str, password: str) -> None:
         """Set a password (admin reset or after checking the old one); every session of
@@ -149,11 +164,11 @@ class Accounts:
                        (passwords.hash_password(password), user.id))
         self.sessions.revoke_user(user.id)
 
-    def change_password(self, name: str, old: str, new: str) -> None:
-        with self.store.connect() as db:
-            row = db.execute("SELECT password_hash FROM users WHERE name = ?", (name,)).fetchone()
-        if row is None or not passwords.verify_password(row["password_hash"], old):
-            raise InvalidLoginError("The current password is not right.")
+    def change_password(self, name: str, old: str, new: str, client: str = "") -> None:
+        """Check ``old`` as a login does (failures count and slow down, per account and
+        per client), then set ``new``."""
+        passwords.check_strength(new, self.min_password)
+        self.authenticate(name, old, client)
         self.set_password(name, new)
 
     def set_disabled(self, name: str, disabled: bool) -> None:
@@ -165,18 +180,14 @@ class Accounts:
         if disabled:
             self.sessions.revoke_user(user.id)
 
-    def set_role(self, name: str, role: str) -> None:
-        user = self.get(name)
-        if role != "admin" and user.is_admin:
-            self._check_other_admin(user)
-        with self.store.connect() as db:
-            db.execute("UPDATE users SET role = ? WHERE id = ?", (role, user.id))
-
     def delete_user(self, name: str) -> None:
-        """Delete the account with its documents, chats and settings."""
+        """Delete the account with its documents, chats and settings (a database store's
+        rows first: if it cannot be reached, nothing is deleted)."""
         user = self.get(name)
         if user.is_admin:
             self._check_other_admin(user)
+        self.sessions.revoke_user(user.id)
+        self.forget_home(self.home(user))
         with self.store.connect() as db:
             db.execute("DELETE FROM sessions WHERE user_id = ?", (user.id,))
             db.execute("DELETE FROM users WHERE id = ?", (user.id,))
@@ -203,40 +214,20 @@ class Accounts:
         """The user for these credentials, or :class:`InvalidLoginError` (the same for an
         unknown name). After a few failures per name or per client, attempts are refused
         for an exponentially growing time (:class:`TooManyAttemptsError`)."""
-        keys = [("user", "user:" + name.strip().lower())]
-        if client:
-            keys.append(("client", "client:" + client))
-        now = self.clock()
-        wait = max(self._locked_for(key, kind, now) for kind, key in keys)
-        if wait > 0:
-            raise TooManyAttemptsError(
-                f"Too many failed attempts. Try again in {wait} seconds.", seconds=wait)
+        keys = login_keys(name, client)
+        self.throttle.check(keys)
         with self.store.connect() as db:
             row = db.execute("SELECT * FROM users WHERE name = ?", (name.strip(),)).fetchone()
         ok = passwords.verify_password(row["password_hash"] if row else None, password)
         if not ok or row is None or row["disabled"]:
-            self._record_failure([key for _, key in keys], now)
+            self.throttle.failed(keys)
             raise InvalidLoginError("Wrong user name or password.")
         with self.store.connect() as db:
-            db.executemany("DELETE FROM failures WHERE key = ?", [(k,) for _, k in keys])
+            self.throttle.succeeded(db, keys)
             if passwords.needs_rehash(row["password_hash"]):
                 db.execute("UPDATE users SET password_hash = ? WHERE id = ?",
                            (passwords.hash_password(password), row["id"]))
         return _user(row)
-
-    def _locked_for(self, key: str, kind: str, now: float) -> int:
-        with self.store.connect() as db:
-            row = db.execute("SELECT count, last FROM failures WHERE key = ?", (key,)).fetchone()
-        if row is None or row["count"] < FREE_FAILURES[kind]:
-            return 0
-        lock = min(2 ** (row["count"] - FREE_FAILURES[kind]), MAX_LOCK_S)
-        return max(0, int(row["last"] + lock - now + 0.999))
-
-    def _record_failure(self, keys: list[str], now: float) -> None:
-        with self.store.connect() as db:
-            for key in keys:
-                db.execute("INSERT INTO failures VALUES (?, 1, ?) ON CONFLICT(key) DO UPDATE "
-                           "SET count = count + 1, last = excluded.last", (key, now))
 
     def login(self, name: str, password: str, client: str = "") -> tuple[User, str]:
         """Authenticate and open a session: ``(user, token)``."""
@@ -255,32 +246,12 @@ class Accounts:
 
     # ---- registration settings ---------------------------------------------------------
 
-    def _config(self, key: str, default: str = "") -> str:
-        with self.store.connect() as db:
-            row = db.execute("SELECT value FROM config WHERE key = ?", (key,)).fetchone()
-        return row["value"] if row else default
-
-    def _set_config(self, key: str, value: str) -> None:
-        with self.store.connect() as db:
-            db.execute("INSERT INTO config VALUES (?, ?) ON CONFLICT(key) DO UPDATE "
-                       "SET value = excluded.value", (key, value))
-
     def registration_mode(self) -> str:
-        mode = self._config("registration", "closed")
-        return mode if mode in REGISTRATION_MODES else "closed"
+        with self.store.connect() as db:
+            return registration.mode(db)
 
     def set_registration_mode(self, mode: str) -> str | None:
         """Set ``closed``, ``open`` or ``invite``; for ``invite`` returns a new code (shown
         once: only its hash is kept)."""
-        if mode not in REGISTRATION_MODES:
-            raise ValueError(f"unknown registration mode {mode!r}")
-        code = None
-        if mode == "invite":
-            code = secrets.token_urlsafe(9)
-            self._set_config("invite_hash", _digest(code))
-        self._set_config("registration", mode)
-        return code
-
-    def _invite_ok(self, code: str) -> bool:
-        stored = self._config("invite_hash")
-        return bool(stored and code) and secrets.compare_digest(stored, _digest(code.strip()))
+        with self.store.connect() as db:
+            return registration.set_mode(db, mode)
