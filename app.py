@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import logging
 import threading
+from pathlib import Path
 
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
-import accounts_ui
-from rag import gguf, i18n
+from rag import gguf, i18n, requantize
 from rag import service as engine
 from rag.settings import Settings
+from ui import auth
 
 logging.basicConfig(level=logging.INFO,
                     format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -58,9 +59,18 @@ def _warm_up(_service: engine.RagService, settings: Settings) -> threading.Threa
     return thread
 
 
-@st.cache_data(show_spinner=False, max_entries=8)
 def _model_label(model: str, models_dir: str) -> str:
-    info = gguf.model_info(gguf.resolve_model(model, models_dir))
+    """Name, size and quantization of the file that runs (the packaged model's 8-bit copy
+    once it is made: see ``rag.requantize``)."""
+    chosen = gguf.resolve_model(model, models_dir)
+    if chosen == gguf.default_model_path():
+        chosen = requantize.running_file(chosen, models_dir)
+    return _file_label(str(chosen), chosen.stat().st_mtime_ns)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _file_label(path: str, _mtime_ns: int) -> str:
+    info = gguf.model_info(Path(path))
     details = " · ".join(x for x in (info.parameters, info.quantization) if x and x != "?")
     return f"{info.name.removesuffix('.' + info.quantization)}  \n{details}" if details \
         else info.name
@@ -68,7 +78,7 @@ def _model_label(model: str, models_dir: str) -> str:
 
 def sidebar_status(lang: str) -> None:
     """Model, hardware, offline status and library size, at the foot of the sidebar."""
-    settings = accounts_ui.user_settings()
+    settings = auth.user_settings()
     service = get_service(settings)
     sidebar = st.sidebar
     sidebar.divider()
@@ -107,7 +117,7 @@ def _served_at(script: str, title: str, paths: tuple[str, ...] | list[str]) -> l
 
 def public_pages(lang: str):
     """Login (and Register when open), or the first account's form on a new data dir."""
-    accounts = accounts_ui.accounts()
+    accounts = auth.accounts()
     register = st.Page("pages/register.py", icon=":material/person_add:", url_path="register",
                        title=i18n.t("nav.setup" if accounts.needs_setup() else "nav.register",
                                     lang))
@@ -129,8 +139,8 @@ def main() -> None:
         "Idioma · Language", list(i18n.LANGUAGES), format_func=i18n.LANGUAGES.__getitem__,
         key="ui_lang_choice", default=i18n.ui_language(st.session_state), required=True)
     lang = st.session_state[i18n.STATE_KEY] = lang or i18n.DEFAULT_LANGUAGE
-    user = accounts_ui.current_user() if accounts_ui.enabled() else None
-    if accounts_ui.enabled() and user is None:
+    user = auth.current_user() if auth.enabled() else None
+    if auth.enabled() and user is None:
         page = public_pages(lang)  # strangers see the login (or first-account) form only
         try:
             page.run()
@@ -156,7 +166,7 @@ def main() -> None:
                            + i18n.t("auth.signed_in", lang, name=i18n.plain(user.name)))
     page = st.navigation(pages)
     try:
-        settings = accounts_ui.user_settings()
+        settings = auth.user_settings()
         _warm_up(get_service(settings), settings)
     except Exception:  # warm-up is an optimization
         log.warning("could not start the warm-up", exc_info=True)

@@ -23,9 +23,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse
 from starlette.routing import Route
 
-from accounts_ui import COOKIE, END_ROUTE, START_ROUTE, XSRF_COOKIE, browser_binding
 from rag.auth import HANDOFFS
 from rag.settings import load_settings
+from ui.auth import COOKIE, END_ROUTE, START_ROUTE, XSRF_COOKIE, browser_binding
 
 SAFE_PAGE = re.compile(r"^[a-z0-9_-]{0,40}$")
 

@@ -6,9 +6,9 @@ import logging
 
 import streamlit as st
 
-import accounts_ui
 from rag import i18n
 from rag.errors import AuthError
+from ui import auth
 
 log = logging.getLogger("app.account")
 LANG = i18n.ui_language(st.session_state)
@@ -19,20 +19,20 @@ def t(key: str, **params: object) -> str:
 
 
 def main() -> None:
-    user = accounts_ui.signed_in()
-    accounts = accounts_ui.accounts()
+    user = auth.signed_in()
+    accounts = auth.accounts()
     st.title(t("auth.account_title"))
     st.markdown(t("auth.signed_in", name=i18n.plain(user["name"])) + " · "
                 + t("auth.role_admin" if user["role"] == "admin" else "auth.role_user"))
     left, right = st.columns(2)
     if left.button(t("auth.logout"), icon=":material/logout:", key="logout",
                    help=t("auth.logout_help"), width="stretch"):
-        accounts_ui.log_out()
+        auth.log_out()
     sessions = accounts.sessions.count(user["id"])
     if right.button(t("auth.logout_all"), icon=":material/devices:", key="logout_all",
                     help=t("auth.logout_all_help", count=sessions), width="stretch"):
         accounts.sessions.revoke_user(user["id"])
-        accounts_ui.log_out()
+        auth.log_out()
     st.subheader(t("auth.change_password"))
     with st.form("password_form", border=True, clear_on_submit=True):
         old = st.text_input(t("auth.current_password"), type="password", key="old_password",
@@ -49,7 +49,7 @@ def main() -> None:
         st.error(t("auth.mismatch"), icon=":material/error:")
         return
     try:
-        accounts.change_password(user["name"], old, new)
+        accounts.change_password(user["name"], old, new, auth.client_address())
     except AuthError as exc:
         st.error(i18n.error_message(exc, LANG), icon=":material/error:")
         return

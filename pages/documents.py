@@ -11,11 +11,11 @@ from dataclasses import asdict
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
-import accounts_ui
 from rag import i18n, samples
 from rag import service as engine
 from rag.errors import RagError
 from rag.schema import IngestReport
+from ui import auth
 
 if PagesManager.uses_pages_directory:  # run without the router: see app.py
     PagesManager.uses_pages_directory = False
@@ -168,7 +168,7 @@ def library(service: engine.RagService) -> None:
 
 
 def main() -> None:
-    settings = accounts_ui.user_settings()
+    settings = auth.user_settings()
     service = st.cache_resource(engine.create_service, show_spinner=False,
                                 max_entries=1)(settings)
     st.title(t("docs.title"))

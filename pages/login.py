@@ -6,9 +6,9 @@ import logging
 
 import streamlit as st
 
-import accounts_ui
 from rag import i18n
 from rag.errors import AuthError
+from ui import auth
 
 log = logging.getLogger("app.login")
 LANG = i18n.ui_language(st.session_state)
@@ -16,6 +16,15 @@ LANG = i18n.ui_language(st.session_state)
 
 def t(key: str, **params: object) -> str:
     return i18n.t(key, LANG, **params)
+
+
+def _loggable(name: str) -> str:
+    """What a failed login may log of the typed name: an account's name, never anything
+    else (a password typed into the name field must not reach the log)."""
+    try:
+        return repr(auth.accounts().get(name.strip()).name)
+    except AuthError:
+        return "a name that is no account"
 
 
 def main() -> None:
@@ -29,15 +38,15 @@ def main() -> None:
                                           icon=":material/login:")
     if submitted:
         try:
-            _, token = accounts_ui.accounts().login(name, password,
-                                                    accounts_ui.client_address())
+            user, token = auth.accounts().login(name, password, auth.client_address())
         except AuthError as exc:
-            log.info("failed login for %r from %s", name[:64], accounts_ui.client_address())
+            log.info("failed login (%s) for %s from %s", exc.code, _loggable(name),
+                     auth.client_address() or "an unknown address")
             st.error(i18n.error_message(exc, LANG), icon=":material/error:")
         else:
-            log.info("login of %r", name)
-            accounts_ui.begin_session(token)
-    if accounts_ui.accounts().registration_mode() == "closed":
+            log.info("login of %r", user.name)
+            auth.begin_session(token)
+    if auth.accounts().registration_mode() == "closed":
         st.caption(t("auth.no_account"))
     else:
         st.page_link("pages/register.py", label=t("auth.register_link"),

@@ -7,9 +7,9 @@ import logging
 
 import streamlit as st
 
-import accounts_ui
 from rag import i18n
 from rag.errors import AuthError
+from ui import auth
 
 log = logging.getLogger("app.register")
 LANG = i18n.ui_language(st.session_state)
@@ -20,7 +20,7 @@ def t(key: str, **params: object) -> str:
 
 
 def main() -> None:
-    accounts = accounts_ui.accounts()
+    accounts = auth.accounts()
     setup = accounts.needs_setup()
     st.title(t("auth.setup_title" if setup else "auth.register_title"))
     if setup:
@@ -44,12 +44,12 @@ def main() -> None:
         return
     try:
         user = accounts.register(name, password, invite=invite)
-        _, token = accounts.login(user.name, password, accounts_ui.client_address())
+        _, token = accounts.login(user.name, password, auth.client_address())
     except AuthError as exc:
         st.error(i18n.error_message(exc, LANG), icon=":material/error:")
         return
     log.info("account %r registered (%s)", user.name, user.role)
-    accounts_ui.begin_session(token)
+    auth.begin_session(token)
 
 
 main()

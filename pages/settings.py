@@ -12,14 +12,13 @@ from pathlib import Path
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
-import accounts_ui
-import admin_ui
 from rag import download_jobs, gallery, i18n
 from rag import service as engine
 from rag.embedding import embedder_class
 from rag.errors import RagError
 from rag.schema import ModelInfo
 from rag.settings import Settings, save_settings
+from ui import admin, auth
 
 if PagesManager.uses_pages_directory:  # run without the router: see app.py
     PagesManager.uses_pages_directory = False
@@ -204,7 +203,7 @@ def model_gallery(settings: Settings) -> None:
 
 
 def main() -> None:
-    settings = accounts_ui.user_settings()
+    settings = auth.user_settings()
     service = st.cache_resource(engine.create_service, show_spinner=False,
                                 max_entries=1)(settings)
     st.title(t("set.title"))
@@ -226,10 +225,10 @@ def main() -> None:
                 st.switch_page("pages/documents.py")
     settings_form(settings, service)
     hardware(settings, service)
-    if accounts_ui.is_admin():  # downloads fill the shared models folder
+    if auth.is_admin():  # downloads fill the shared models folder
         model_gallery(settings)
-    if accounts_ui.enabled() and accounts_ui.is_admin():
-        admin_ui.administration(service, LANG)
+    if auth.enabled() and auth.is_admin():
+        admin.administration(service, LANG)
 
 
 try:

@@ -4,8 +4,7 @@ Settings page starts one and polls its progress; leaving the page does not stop 
 from __future__ import annotations
 
 import threading
-import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from rag import downloads
@@ -24,16 +23,10 @@ class DownloadJob:
     status: str = "running"  # "running" | "done" | "failed"
     path: str = ""
     error: RagError | None = None
-    started: float = field(default_factory=time.monotonic)
 
     @property
     def fraction(self) -> float:
         return min(self.done / self.total, 1.0) if self.total else 0.0
-
-    @property
-    def bytes_per_s(self) -> float:
-        elapsed = time.monotonic() - self.started
-        return self.done / elapsed if elapsed > 0 else 0.0
 
 
 _lock = threading.Lock()

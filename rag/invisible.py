@@ -33,8 +33,3 @@ def strip_invisible(text: str) -> str:
     if not _ANY.search(text):
         return text
     return _SPLITTING_JOINER.sub("", _ALWAYS_RE.sub("", text))
-
-
-def has_invisible(text: str) -> bool:
-    """Whether ``text`` holds a character :func:`strip_invisible` would remove."""
-    return strip_invisible(text) != text

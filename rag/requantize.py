@@ -23,10 +23,21 @@ CACHE_DIR = ".cache"
 Q8_0 = 7  # llama.cpp's LLAMA_FTYPE_MOSTLY_Q8_0
 
 
+def _copy_path(source: Path, models_dir: str | Path) -> Path:
+    return Path(models_dir) / CACHE_DIR / f"{source.stem.split('.')[0]}.Q8_0.gguf"
+
+
+def running_file(source: Path, models_dir: str | Path) -> Path:
+    """The file that runs for ``source`` now: its current 8-bit copy if one was made, else
+    ``source`` (makes nothing; for showing what runs)."""
+    target = _copy_path(source, models_dir)
+    return target if _is_current(target, source) else source
+
+
 def eight_bit_copy(source: Path, models_dir: str | Path) -> Path:
     """An 8-bit (Q8_0) copy of ``source`` in ``models_dir``'s cache, made on first use;
     ``source`` itself when the copy cannot be made."""
-    target = Path(models_dir) / CACHE_DIR / f"{source.stem.split('.')[0]}.Q8_0.gguf"
+    target = _copy_path(source, models_dir)
     if _is_current(target, source):
         return target
     try:

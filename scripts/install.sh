@@ -87,7 +87,7 @@ if [[ $DEV == 1 ]]; then
   CONSTRAINTS=$(mktemp)
   $PIP freeze | grep -v ' @ ' > "$CONSTRAINTS"
   $PIP install -q -r bench/requirements.txt -c "$CONSTRAINTS"
-  $PIP install -q --no-deps -r bench/requirements-nodeps.txt
+  $PIP install -q --no-deps --no-warn-conflicts -r bench/requirements-nodeps.txt
   rm -f "$CONSTRAINTS"
   # Debian's chromium for the browser tests, nginx for the reverse-proxy test.
   APT_MISSING=()

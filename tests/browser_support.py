@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
@@ -90,3 +92,10 @@ def streamlit_server(data: Path, log_name: str = "streamlit.log", script: str = 
             proc.wait(timeout=15)
         ARTIFACTS.mkdir(exist_ok=True)
         (ARTIFACTS / log_name).write_text(log_path.read_text(errors="replace"))
+
+
+def require_chromium() -> None:
+    """Fail, never skip, when Debian's chromium is missing: ``make test`` installs it
+    (scripts/install.sh --dev), so its absence is a broken set-up, not an optional test."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is not installed (scripts/install.sh --dev installs it)")

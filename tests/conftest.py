@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from browser_support import CHROMIUM, streamlit_server
+from browser_support import require_chromium, streamlit_server
 
 from rag import embedding
 from rag import service as service_module
@@ -188,9 +188,7 @@ def server(request: pytest.FixtureRequest,
     Yields its URL and its log file (copied to ``test-artifacts/``: ``streamlit.log`` for
     test_browser.py, ``streamlit-<module>.log`` for the others). A module's
     ``SERVER_SETTINGS`` dict, if any, adds ``RAG_*`` settings."""
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is not installed (scripts/install.sh --dev installs it)")
-    pytest.importorskip("playwright.sync_api")
+    require_chromium()
     module = request.module.__name__.rpartition(".")[2]
     log_name = "streamlit.log" if module == "test_browser" else f"streamlit-{module}.log"
     settings = getattr(request.module, "SERVER_SETTINGS", {})

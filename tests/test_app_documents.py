@@ -150,3 +150,19 @@ def test_every_notice_shows_names_inert(documents, service) -> None:
     assert not documents.exception
     (notice,) = [s.value for s in documents.success]
     _inert(notice, good, other)
+
+
+def test_duplicate_name_warning_shows_names_inert(documents) -> None:
+    """Two files of one upload with the same hostile name: the warning that names both (the
+    upload's name and the one it is stored as) shows them inert."""
+    from rag.i18n import plain
+
+    name = HOSTILE_NAMES[0]
+    _upload(documents, [(name, b"Primera nota sobre el faro.", "text/plain"),
+                        (name, b"Segunda nota, otra distinta.", "text/plain")])
+    stored = [r["file_name"] for r in documents.session_state["reports"]]
+    assert stored[0] == name and stored[1] != name, stored
+    warnings = [w.value for w in documents.warning if plain(name) in w.value]
+    assert warnings, [w.value for w in documents.warning]
+    for warning in warnings:
+        _inert(warning, name, stored[1])

@@ -4,7 +4,9 @@ restarts, and the re-index a chunk-size change needs."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
+import sys
 from pathlib import Path
 
 from conftest import expected_hardware_text
@@ -15,6 +17,8 @@ from rag.settings import load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = "pages/settings.py"
+# A path of two or more folders from the root, as a server path would show ("/srv/app/x").
+ABSOLUTE_PATH = re.compile(r"(?:^|[\s(«\"'`])/(?:[\w.-]+/){2,}")
 
 
 def _open(app: AppTest) -> AppTest:
@@ -124,6 +128,10 @@ def test_settings_page_shows_no_server_paths(app, data_dir, tmp_path, monkeypatc
                                     for e in getattr(app, kind)),
                  *(e.value for e in app.sidebar.caption), *(m.value for m in app.metric)]
         assert "settings.json" in " ".join(shown)
+        hidden = [str(tmp_path), sys.prefix, str(Path(gguf.default_model_path()).parent),
+                  str(ROOT)]
         for text in shown:
-            assert str(tmp_path) not in text.replace("\\", ""), text
+            unescaped = text.replace("\\", "")
+            assert not any(path in unescaped for path in hidden), text
+            assert not ABSOLUTE_PATH.search(unescaped), text
         assert "perdido.gguf" in " ".join(picker.options) or model.endswith("otro.Q4_1.gguf")

@@ -4,6 +4,7 @@ handling (engine errors translated, unexpected ones friendly, never a traceback)
 from __future__ import annotations
 
 import ast
+import os
 import sys
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from rag import errors, i18n
 from rag.service import RagService
 
 ROOT = Path(__file__).resolve().parent.parent
-UI_FILES = [ROOT / "app.py", ROOT / "accounts_ui.py", ROOT / "admin_ui.py",
+UI_FILES = [ROOT / "app.py", *sorted((ROOT / "ui").glob("*.py")),
             *sorted((ROOT / "pages").glob("*.py"))]
 PAGES = ["pages/chat.py", "pages/documents.py", "pages/settings.py"]
 
@@ -35,7 +36,7 @@ def test_first_run_leaves_streamlit_legacy_pages_mode(fake_service) -> None:
     mode) reaches the chat page through the app's own router and sidebar."""
     from streamlit.testing.v1 import AppTest
 
-    assert len(UI_FILES) == 9
+    assert len(UI_FILES) == 11
     first = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
     assert not first.exception
     assert first.segmented_control(key="ui_lang_choice").value == "es"
@@ -45,7 +46,7 @@ def test_first_run_leaves_streamlit_legacy_pages_mode(fake_service) -> None:
 @pytest.mark.parametrize("path", UI_FILES, ids=lambda p: p.name)
 def test_ui_files_import_only_streamlit_rag_and_the_standard_library(path: Path) -> None:
     third_party = _top_level_imports(path) - set(sys.stdlib_module_names) - {"__future__"}
-    assert third_party <= {"streamlit", "rag", "accounts_ui", "admin_ui"}, \
+    assert third_party <= {"streamlit", "rag", "ui"}, \
         f"{path.name} imports {third_party}"
 
 
@@ -126,3 +127,82 @@ def test_engine_errors_are_translated(app, monkeypatch) -> None:
     assert "La biblioteca se indexó con otro modelo de vectores (x)" in app.error[0].value
     app.switch_page("pages/documents.py").run()
     assert app.button(key="reindex_fix")  # the fix is offered where it can be applied
+
+
+def _served_paths(app, monkeypatch: pytest.MonkeyPatch) -> set[str]:
+    """The URL paths the router gives ``st.navigation`` on one run."""
+    import streamlit as st
+
+    seen: set[str] = set()
+    navigation = st.navigation
+
+    def recording(pages, *args, **kwargs):
+        seen.update(page.url_path for page in pages)
+        return navigation(pages, *args, **kwargs)
+
+    monkeypatch.setattr(st, "navigation", recording)
+    app.run()
+    assert not app.exception
+    return seen
+
+
+def test_every_page_has_a_path_of_its_own_name(app, monkeypatch) -> None:
+    """``/chat`` (the default page, also served at ``/``), ``/documents`` and ``/settings``
+    open their page, not Streamlit's "Page not found" dialog."""
+    assert {"chat", "documents", "settings"} <= _served_paths(app, monkeypatch)
+
+
+def test_strangers_opening_a_members_path_get_the_login_form(app, monkeypatch) -> None:
+    from rag.auth import Accounts
+
+    monkeypatch.setenv("RAG_AUTH", "on")
+    Accounts(os.environ["RAG_DATA_DIR"]).create_user("ana", "una clave bien larga")
+    assert {"chat", "documents", "settings", "account"} <= _served_paths(
+        app, monkeypatch)
+
+
+@pytest.mark.parametrize(("offload", "gpu_layers", "expected"), [
+    (True, "-1", "GPU: {n}/{n} layers offloaded"), (True, "8", "GPU: 8/{n} layers offloaded"),
+    (True, "0", "CPU, 2 threads"), (False, "-1", "CPU, 2 threads")])
+def test_hardware_on_a_gpu_build(data_dir, monkeypatch, offload, gpu_layers, expected) -> None:
+    """The GPU branch, whatever this machine's build: llama.cpp reporting GPU offload gives
+    "GPU: N/N" for the bundled model (N from its GGUF header), unless the settings say CPU."""
+    import llama_cpp
+
+    from rag import components, gguf
+    from rag.settings import load_settings
+
+    monkeypatch.setattr(llama_cpp, "llama_supports_gpu_offload", lambda: offload)
+    components._placement.cache_clear()
+    monkeypatch.setenv("RAG_N_THREADS", "2")
+    monkeypatch.setenv("RAG_N_GPU_LAYERS", gpu_layers)
+    try:
+        hardware = RagService(load_settings()).hardware()
+    finally:
+        components._placement.cache_clear()
+    meta = gguf.read_metadata(str(gguf.default_model_path()))
+    layers = int(meta[f"{meta['general.architecture']}.block_count"]) + 1
+    assert hardware.describe() == expected.format(n=layers)
+    assert i18n.hardware_text(hardware, "es").startswith("GPU:" if "GPU" in expected else "CPU")
+
+
+def test_sidebar_names_the_quantization_that_runs(app, unloaded_model, tmp_path,
+                                                  monkeypatch) -> None:
+    """The packaged Q4_1 model runs as its 8-bit copy once that is made: the sidebar says
+    Q8_0 then, Q4_1 before."""
+    from rag import gguf, requantize
+
+    make_copy = requantize.eight_bit_copy
+    monkeypatch.setattr(requantize, "eight_bit_copy", lambda source, _: source)  # warm-up
+    models = tmp_path / "models"
+    monkeypatch.setenv("RAG_MODELS_DIR", str(models))
+
+    def sidebar() -> str:
+        app.run()
+        return " ".join(m.value for m in app.sidebar.markdown).replace("\\", "")
+
+    shown = sidebar()
+    assert "SmolLM2" in shown and "Q4_1" in shown and "Q8_0" not in shown, shown
+    assert make_copy(gguf.default_model_path(), models).parent.name == requantize.CACHE_DIR
+    shown = sidebar()
+    assert "SmolLM2" in shown and "Q8_0" in shown and "Q4_1" not in shown, shown

@@ -28,16 +28,16 @@ def _baseline_installed() -> bool:
 
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    if not _baseline_installed():
-        if os.environ.get("CI"):
-            pytest.fail("bench/requirements*.txt are not installed (scripts/install.sh --dev)")
-        pytest.skip("the LangChain baseline is not installed: see bench/requirements.txt")
+    if not _baseline_installed():  # make test installs it: its absence is a broken set-up
+        pytest.fail("bench/requirements*.txt are not installed (scripts/install.sh --dev)")
     out = tmp_path_factory.mktemp("bench-out")
     work = tmp_path_factory.mktemp("bench-work")
     done = subprocess.run(
         [sys.executable, "-m", "bench.run", "--smoke", "--out", str(out), "--work", str(work)],
         cwd=ROOT, capture_output=True, text=True, timeout=540, check=False,
-        env={k: v for k, v in os.environ.items() if not k.startswith("RAG_")})
+        env={**{k: v for k, v in os.environ.items() if not k.startswith("RAG_")},
+             # the shipped subset, never ../shared: the suite runs the same in a plain clone
+             "CHATDOCS_XQUAD_DIR": str(ROOT / "tests" / "data" / "xquad")})
     assert (out / "latest.json").is_file(), done.stdout[-3000:] + done.stderr[-6000:]
     document = json.loads((out / "latest.json").read_text(encoding="utf-8"))
     document["_stdout"], document["_stderr"], document["_rc"] = (done.stdout, done.stderr,

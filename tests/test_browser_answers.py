@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
-from browser_support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, streamlit_server
+from browser_support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, require_chromium, streamlit_server
 
 from rag.service import RagService
 from rag.settings import load_settings
@@ -26,8 +26,7 @@ Tomas Arriaga. Its light can be seen 30 miles away.
 
 
 def test_answer_shows_grounding_badge_and_no_markup(tmp_path: Path) -> None:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is not installed (scripts/install.sh --dev installs it)")
+    require_chromium()
     from playwright.sync_api import expect, sync_playwright
 
     data = tmp_path / "data"

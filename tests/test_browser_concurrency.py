@@ -38,6 +38,7 @@ from browser_support import (
     CHROMIUM_ARGS,
     ROOT,
     health,
+    require_chromium,
     server_env,
     streamlit_server,
 )
@@ -254,9 +255,7 @@ async def _burst(url: str, uploads: list[Path]) -> dict:
 
 
 def test_eight_sessions_ask_upload_and_delete_at_once(tmp_path: Path) -> None:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is not installed (scripts/install.sh --dev installs it)")
-    pytest.importorskip("playwright.async_api")
+    require_chromium()
     data = tmp_path / "data"
     data.mkdir()
     folder = tmp_path / "files"

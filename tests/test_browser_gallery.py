@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
-from browser_support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, streamlit_server
+from browser_support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, require_chromium, streamlit_server
 from hub_server import Hub, serve
 
 from rag import gallery
@@ -20,8 +20,7 @@ CARD = ".st-key-gallery_card_llama-3-2-1b"  # the model's bordered card (its con
 
 
 def test_gallery_download_shows_progress_then_the_model(tmp_path: Path, monkeypatch) -> None:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is not installed (scripts/install.sh --dev installs it)")
+    require_chromium()
     from playwright.sync_api import expect, sync_playwright
 
     assert MODEL is not None

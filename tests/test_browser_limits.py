@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from browser_support import CHROMIUM, CHROMIUM_ARGS, streamlit_server
+from browser_support import CHROMIUM, CHROMIUM_ARGS, require_chromium, streamlit_server
 
 from rag.service import RagService
 from rag.settings import load_settings
@@ -59,8 +59,7 @@ def _idle(page, timeout_ms: int = 90_000) -> None:
 
 
 def test_huge_question_gets_a_message_and_memory_stays_bounded(tmp_path: Path) -> None:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is not installed (scripts/install.sh --dev installs it)")
+    require_chromium()
     from playwright.sync_api import expect, sync_playwright
 
     data = tmp_path / "data"

@@ -12,10 +12,9 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
-from browser_support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, streamlit_server
+from browser_support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, require_chromium, streamlit_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -36,8 +35,7 @@ MARKUP = """() => [
 
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory) -> str:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is not installed (scripts/install.sh --dev installs it)")
+    require_chromium()
     with streamlit_server(tmp_path_factory.mktemp("notices-data"), "streamlit-notices.log",
                           auth="off") as (url, log_path):
         yield url

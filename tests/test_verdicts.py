@@ -13,7 +13,7 @@ import pytest
 from docx import Document
 
 from rag.errors import InvisibleNameError, UnknownEncodingError, XfaFormError
-from rag.invisible import has_invisible, strip_invisible
+from rag.invisible import strip_invisible
 from rag.loaders import load_bytes
 from rag.service import RagService
 from rag.settings import load_settings
@@ -24,6 +24,11 @@ JAPANESE = ("東京は日本の首都であり、人口は約千四百万人で�
             "桜の季節には多くの人が公園を訪れます。\n")
 CHINESE = ("北京是中国的首都，人口约两千万。长城是中国古代的军事防御工程，全长两万多公里。"
            "故宫是明清两代的皇家宫殿。\n")
+
+
+def has_invisible(text: str) -> bool:
+    """Whether ``text`` holds a character :func:`strip_invisible` would remove."""
+    return strip_invisible(text) != text
 
 
 def _docx(paragraphs: list[str], heading: str = "") -> bytes:

@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 
 import streamlit as st
 
-import accounts_ui
 from rag import i18n, shared
 from rag import service as engine
 from rag.auth import REGISTRATION_MODES
 from rag.errors import RagError
+from ui import auth
 
 log = logging.getLogger("app.admin")
 
@@ -37,8 +37,8 @@ def _done(message: str) -> None:
 
 
 def _users(t, lang: str) -> None:
-    accounts = accounts_ui.accounts()
-    me = accounts_ui.signed_in() or {}
+    accounts = auth.accounts()
+    me = auth.signed_in() or {}
     users = accounts.users()
     st.subheader(t("admin.users"))
     st.dataframe(
@@ -95,7 +95,7 @@ def _manage(accounts, user, t) -> None:
 
 
 def _registration(t) -> None:
-    accounts = accounts_ui.accounts()
+    accounts = auth.accounts()
     st.subheader(t("admin.registration"))
     code = st.session_state.pop("admin_invite_code", None)
     if code:
@@ -116,7 +116,7 @@ def _registration(t) -> None:
 def _shared_library(service: engine.RagService, t, lang: str) -> None:
     st.subheader(t("admin.shared"))
     st.caption(t("admin.shared_caption"))
-    shared_service = accounts_ui.shared_service(service.settings, create=True)
+    shared_service = auth.shared_service(service.settings, create=True)
     published = [d.name for d in shared_service.list_documents()]
     if published:
         st.markdown(" · ".join(i18n.plain(n) for n in published))

@@ -26,7 +26,8 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from rag import service as engine
-from rag.auth import HANDOFFS, Accounts, User
+from rag import shared
+from rag.auth import HANDOFFS, Accounts, User, accounts_enabled
 from rag.settings import Settings, load_settings
 
 log = logging.getLogger("app.accounts")
@@ -43,7 +44,7 @@ LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 def enabled() -> bool:
     """Accounts on (the default) unless ``RAG_AUTH=off`` (or the data dir's settings)."""
-    return load_settings().auth.strip().lower() not in ("off", "false", "0", "no")
+    return accounts_enabled(load_settings().auth)
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -147,9 +148,13 @@ def user_settings() -> Settings:
 
 
 def shared_settings(settings: Settings) -> Settings:
-    """The shared library's settings: the data dir's ``shared/`` home, the caller's
-    embedder (so that one query vector searches both)."""
-    return settings.with_changes(data_dir=str(accounts().shared_home()), library="default")
+    """The shared library's settings (see :func:`rag.shared.library_settings`)."""
+    return shared.library_settings(settings, load_settings().data_dir)
+
+
+def _cached_service(settings: Settings) -> engine.RagService:
+    return st.cache_resource(engine.create_service, show_spinner=False,
+                             max_entries=4)(settings)
 
 
 def shared_service(settings: Settings, create: bool = False) -> engine.RagService | None:
@@ -157,17 +162,16 @@ def shared_service(settings: Settings, create: bool = False) -> engine.RagServic
     single-person mode, or while nothing was ever published, unless ``create``)."""
     if not enabled():
         return None
-    shared = shared_settings(settings)
-    if not create and not (Path(shared.data_dir) / "libraries" / shared.library).is_dir():
+    library = shared_settings(settings)
+    if not create and not shared.published(library):
         return None
-    return st.cache_resource(engine.create_service, show_spinner=False,
-                             max_entries=4)(shared)
+    return _cached_service(library)
 
 
 def with_shared(service: engine.RagService) -> engine.RagService:
-    """``service``, searching the shared library too when there is one."""
-    service.shared = shared_service(service.settings)
-    return service
+    """``service``, searching the shared library too when there is one (as the CLI does:
+    :func:`rag.shared.attach`)."""
+    return shared.attach(service, load_settings(), _cached_service)
 
 
 def _base_path() -> str:
