@@ -104,6 +104,9 @@ class _Worker:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_ROOT), env.get("PYTHONPATH")]))
         env.setdefault("OMP_THREAD_LIMIT", "1")  # Tesseract: 1 thread (workers run in parallel)
+        # OCR reads pages on threads; glibc would reserve 64 MB of address space for each
+        # thread's heap, which counts against the worker's RLIMIT_AS.
+        env.setdefault("MALLOC_ARENA_MAX", "2")
         # Linux carries the parent's peak resident set into a child's ru_maxrss across
         # fork/exec, so the worker's own peak shows only when it is above the app's.
         self._inherited_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -204,3 +204,35 @@ def test_the_ocr_setting_reaches_the_worker(tmp_path, monkeypatch, english_scan,
     assert report.status == "added" and report.ocr_pages == [1], report
     assert any(w.startswith(f"page 1 had no text layer and was read by OCR (language "
                             f"{setting}, mean confidence") for w in report.warnings), report
+
+
+def test_pages_read_in_parallel_match_one_at_a_time(scan, monkeypatch):
+    """With several cores, pages after the first are read on parallel threads: the same
+    text and confidence per page as one thread gives, reported in page order, with the
+    progress counting every page once."""
+    import threading
+
+    threads: set[str] = set()
+    read = ocr.PageReader.read
+
+    def recording(self, image):
+        threads.add(threading.current_thread().name)
+        return read(self, image)
+
+    monkeypatch.setattr(ocr.PageReader, "read", recording)
+    results = {}
+    for count in (1, 3):
+        monkeypatch.setattr(ocr, "ocr_threads", lambda count=count: count)
+        steps: list[tuple[int, int]] = []
+        pdf = pdfium.PdfDocument(scan)
+        try:
+            results[count] = ocr.ocr_pages(pdf, [0, 1, 2], "spa", "",
+                                           lambda done, total: steps.append((done, total)))
+        finally:
+            pdf.close()
+        assert steps == [(0, 3), (1, 3), (2, 3), (3, 3)], steps
+    (one, language_one), (three, language_three) = results[1], results[3]
+    assert language_one == language_three == "spa"
+    assert sorted(one) == sorted(three) == [0, 1, 2]
+    assert {i: r.text for i, r in one.items()} == {i: r.text for i, r in three.items()}
+    assert len({t for t in threads if t.startswith("ocr")}) >= 2, threads

@@ -14,8 +14,11 @@ from __future__ import annotations
 import logging
 import math
 import os
+import queue
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +34,8 @@ MAX_OCR_PAGES = 300
 """Most pages OCR'd in one document: the pages past it are left unread (and reported).
 Each OCR'd page extends the worker's time limit, so without a cap a 5,000-page scan would
 hold a worker for hours."""
+MAX_OCR_THREADS = 4
+"""Most pages of one document read at once (see :func:`ocr_threads`)."""
 MAX_OCR_S = 1800.0
 """Most seconds of OCR for one document: no page is started after it (the rest are left
 unread, and reported)."""
@@ -125,11 +130,55 @@ def render(page: Any, dpi: int = RENDER_DPI) -> Any:
         bitmap.close()
 
 
+class _Readers:
+    """Tesseract engines for one language, one per thread that reads at a time."""
+
+    def __init__(self, folder: str, language: str) -> None:
+        self.folder, self.language = folder, language
+        self._idle: queue.SimpleQueue[PageReader] = queue.SimpleQueue()
+        self._all: list[PageReader] = []
+        self._lock = threading.Lock()
+
+    def read(self, image: Any) -> OcrPage:
+        try:
+            reader = self._idle.get_nowait()
+        except queue.Empty:
+            reader = PageReader(self.folder, self.language)
+            with self._lock:
+                self._all.append(reader)
+        try:
+            return reader.read(image)
+        finally:
+            self._idle.put(reader)
+
+    def close(self) -> None:
+        for reader in self._all:
+            reader.close()
+
+
+def ocr_threads() -> int:
+    """Pages read at once: one per core, up to :data:`MAX_OCR_THREADS` (Tesseract itself
+    runs one thread per page: ``OMP_THREAD_LIMIT=1`` in the worker)."""
+    return max(1, min(os.cpu_count() or 1, MAX_OCR_THREADS))
+
+
+def _rendered(pdf: Any, index: int) -> Any:
+    page = pdf[index]
+    try:
+        return render(page)
+    finally:
+        page.close()
+
+
 def ocr_pages(pdf: Any, indexes: list[int], setting: str, sample: str,
               progress: OcrProgress | None = None) -> tuple[dict[int, OcrPage], str]:
     """OCR of the pages at ``indexes`` of a pypdfium2 document: ({index: page}, language).
-    No page is started once :data:`MAX_OCR_S` seconds have gone by: those are missing from
-    the result. Raises :class:`LookupError` when Tesseract is not available."""
+    With ``auto`` and no text to go by, pages are read one by one in Spanish and English
+    until one has enough words to settle the language; the rest :func:`ocr_threads` at a
+    time: pdfium renders them one by one in this thread (it is not thread-safe), Tesseract
+    reads them in parallel (it releases the GIL). No page is started once
+    :data:`MAX_OCR_S` seconds have gone by: those are missing from the result. Raises
+    :class:`LookupError` when Tesseract is not available."""
     found = tessdata()
     if found is None:
         raise LookupError("Tesseract is not installed")
@@ -138,31 +187,46 @@ def ocr_pages(pdf: Any, indexes: list[int], setting: str, sample: str,
     done: dict[int, OcrPage] = {}
     report = progress or (lambda _done, _total: None)
     report(0, len(indexes))
-    reader = PageReader(folder, language)
+    if not indexes:
+        return done, language
     started = time.monotonic()
+    readers = _Readers(folder, language)
+    position = 0
     try:
-        for count, index in enumerate(indexes, start=1):
-            if count > 1 and time.monotonic() - started > MAX_OCR_S:
-                log.info("OCR stopped after %.0f s: %d pages left", MAX_OCR_S,
-                         len(indexes) - count + 1)
+        while language == DETECT and position < len(indexes) - 1:
+            # one page at a time until one has enough words to tell the language
+            if done and time.monotonic() - started > MAX_OCR_S:
                 break
-            page = pdf[index]
-            try:
-                result = reader.read(render(page))
-            finally:
-                page.close()
-            if language == DETECT and count < len(indexes) and result.text.strip():
-                # settle on the first page's language for the pages that follow
-                detected = pick_language("auto", result.text, installed)
-                if detected != language and len(result.text.split()) >= 30:
-                    reader.close()
-                    language = detected
-                    reader = PageReader(folder, language)
-            done[index] = result
-            report(count, len(indexes))
-            log.info("OCR page %d (%s): confidence %.0f", index + 1, language, result.confidence)
+            result = done[indexes[position]] = readers.read(_rendered(pdf, indexes[position]))
+            position += 1
+            report(len(done), len(indexes))
+            if len(result.text.split()) >= 30:
+                readers.close()
+                language = pick_language("auto", result.text, installed)
+                readers = _Readers(folder, language)
+        threads = ocr_threads()
+        with ThreadPoolExecutor(threads, thread_name_prefix="ocr") as pool:
+            pending: dict[Future[OcrPage], int] = {}
+
+            def collect(until: int) -> None:
+                while len(pending) > until:
+                    finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        done[pending.pop(future)] = future.result()
+                        report(len(done), len(indexes))
+
+            for index in indexes[position:]:
+                if done and time.monotonic() - started > MAX_OCR_S:
+                    log.info("OCR stopped after %.0f s: %d pages left", MAX_OCR_S,
+                             len(indexes) - len(done) - len(pending))
+                    break
+                pending[pool.submit(readers.read, _rendered(pdf, index))] = index
+                collect(until=threads)  # at most one page waits, rendered, for a reader
+            collect(until=0)
     finally:
-        reader.close()
+        readers.close()
+    for index, result in sorted(done.items()):
+        log.info("OCR page %d (%s): confidence %.0f", index + 1, language, result.confidence)
     return done, language
 
 
