@@ -102,7 +102,7 @@ class Answering:
 
     def standalone_query(self, question: str, history: list[Turn], language: str) -> str:
         """A follow-up question rewritten to stand alone, for retrieval."""
-        if not any(t.role == "user" for t in history):
+        if not any(t.role == "user" for t in history) or followups.stands_alone(question):
             return question
         recent = history[-4:]
         llm = self.llm
@@ -137,9 +137,12 @@ class Answering:
         llm = self.llm
         sources = focus_sources(sources, query, self.settings.passage_tokens, llm.count_tokens)
         limit = llm.n_ctx - self.settings.max_tokens
+        # A question that stands alone is answered without the earlier turns: a shorter
+        # prompt, and nothing for a small model to copy from its last answer.
+        context = [] if followups.stands_alone(question) else history
         messages, sources, _ = fit_prompt(
             lambda s, h: prompts.answer_messages(question, s, h, language),
-            sources, history, llm.count_message_tokens, limit)
+            sources, context, llm.count_message_tokens, limit)
         pieces, outcome = answer_checks.generate(llm, messages, language,
                                                  self.settings.max_tokens,
                                                  self.settings.temperature)

@@ -1,6 +1,7 @@
 """Judge a follow-up question's rewrite before it is searched.
 
-The model rewrites "¿Y con NetworkManager?" into a question that stands alone. A small
+A question that already stands alone (:func:`stands_alone`) is searched as asked. The
+model rewrites the others ("¿Y con NetworkManager?") into a question that stands alone. A small
 model sometimes writes nonsense instead; searching that finds nothing useful. A rewrite
 is kept only if it is still about the conversation: it shares content words with the
 question or the recent turns, or (when an embedding is at hand) it is close to them in
@@ -9,16 +10,41 @@ meaning. Otherwise the fallback query is the last question plus the new one.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
-from rag.grounding import content_words, meaning_words
+from rag.grounding import content_words, fold, meaning_words
 from rag.schema import Turn
 
+# Words that point back into the conversation ("¿y eso?", "what about it?"), folded. Not
+# "el/la/lo/los/las/le": Spanish articles too; a question that leans on them as pronouns
+# ("¿Cómo la instalo?") is short anyway.
+_BACK_REFERENCES = frozenset("""
+y e eso esto esa ese esos esas aquel aquella aquello ello ella ellos ellas su sus suyo suya
+mismo misma anterior anteriores arriba dicho dicha tambien entonces
+and it its itself this that these those they them their he she him her his hers such same
+above previous former latter also then too
+""".split())
+# Spanish object pronouns fused to a verb: "instalarlo", "configurándola", "dime".
+_CLITIC = re.compile(r"\w{3,}(?:r|ndo)(?:lo|la|los|las|le|les|se)$|^(?:dime|explicame)$")
+MIN_ALONE_WORDS = 3
+"""Content words a question needs (with no word pointing back) to be searched as it is."""
 MIN_SIMILARITY = 0.45
 """Cosine similarity of rewrite and conversation that counts as on topic."""
 MIN_LENGTH, MAX_LENGTH = 8, 300
 
 Similarity = Callable[[str, str], float]
+
+
+def stands_alone(question: str) -> bool:
+    """Whether ``question`` says what it is about without the conversation: enough content
+    words and none pointing back ("¿Qué hace la orden debuild?" yes; "¿Y cada cuánto se
+    cambia?", "How do I install it?", "¿Cómo se configura?" no). Such a question is searched
+    as asked: no rewrite (a model call) and no earlier question mixed in."""
+    words = re.findall(r"\w+", fold(question))
+    if any(w in _BACK_REFERENCES or _CLITIC.match(w) for w in words):
+        return False
+    return len(content_words(question)) >= MIN_ALONE_WORDS
 
 
 def fallback_query(question: str, history: list[Turn]) -> str:

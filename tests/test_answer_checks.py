@@ -243,3 +243,17 @@ def test_an_empty_or_all_echo_reply_says_so_and_is_not_trusted() -> None:
     assert text == NO_ANSWER["es"]
     assessment = assess(text, "¿Cuándo se reinicia el servidor?", sources, "es", outcome.ok)
     assert not assessment.trusted and assessment.evidence  # the documents' own words shown
+
+
+@pytest.mark.parametrize(("question", "alone"), [
+    ("¿Qué hace la orden debuild?", True),
+    ("¿Quién construyó el faro de Punta Lagunaverde?", True),
+    ("What is the minimum key length for an OpenPGP key?", True),
+    ("¿Y cada cuánto se cambia?", False),        # "y": carries on from the last turn
+    ("¿Cómo puedo instalarlo en Debian?", False),  # a pronoun fused to the verb
+    ("How do I install it?", False),
+    ("¿Cuál es su altura?", False),
+    ("¿Cuándo se construyó?", False),            # too few words to say what about
+    ("Explain that in more detail", False)])
+def test_which_questions_stand_alone(question, alone) -> None:
+    assert followups.stands_alone(question) is alone

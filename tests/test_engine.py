@@ -167,6 +167,18 @@ def test_follow_up_is_rewritten_into_a_standalone_query(service):
     assert stream.result().sources
 
 
+def test_a_new_question_mid_conversation_is_searched_as_asked(service):
+    """No rewrite and no earlier question mixed into the search for a question that says
+    what it is about."""
+    history = [Turn("user", "¿Qué pieza tiene el código JT-7781?"),
+               Turn("assistant", "La junta tórica.")]
+    question = "¿Qué presión máxima soporta la bomba hidráulica?"
+    answer = service.ask(question, history=history, k=2).result()
+    assert answer.query == question and answer.sources
+    alone = service.ask(question, k=2).result()  # nor is the answer's prompt longer
+    assert answer.timings.prompt_tokens == alone.timings.prompt_tokens
+
+
 def test_no_sources_says_so_without_the_model(service):
     answer = service.ask("¿Qué dice?", documents=["no-such-file.pdf"], language="es").result()
     assert answer.text == NOT_FOUND["es"] and answer.sources == []
