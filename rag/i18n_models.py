@@ -43,6 +43,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     # grounded answers (chat)
     "chat.documents_say": ("Lo que dicen tus documentos", "What your documents say"),
     "chat.model_text": ("Respuesta del modelo, sin verificar:", "The model's answer, unverified:"),
+    "chat.model_text_hidden": ("Ver la respuesta del modelo (los documentos no la respaldan)",
+                               "Show the model's answer (the documents do not support it)"),
     "chat.grounding": ("Respaldo {share}", "Grounded {share}"),
     "chat.grounding_help": ("Parte de las frases de la respuesta que aparecen en los pasajes.",
                             "Share of the answer's sentences found in the passages."),

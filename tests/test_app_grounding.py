@@ -54,3 +54,27 @@ def test_prompt_markup_never_reaches_the_page(app, library, fake_llm, monkeypatc
     assert "Tesla murió en 1943 en Nueva York\\." in shown  # the answer's own text, cut
     assert not any("x\\.pdf" in text or "im\\_end" in text or "INST" in text or "eco" in text
                    for text in shown)
+
+
+def test_a_mostly_unsupported_answer_is_folded_under_the_evidence(app, library, fake_llm,
+                                                                  monkeypatch) -> None:
+    """Nothing of it in the documents: their own sentences are on screen, the red badge
+    too, and the model's text waits in a closed expander."""
+    invented = "Fue el primer presidente de Marte y fundó una cadena de panaderías espaciales."
+    monkeypatch.setattr(fake_llm, "reply", lambda messages: invented)
+    texts = _ask(app, "¿Cuándo murió Tesla?")
+    assert "Lo que dicen tus documentos" in texts and "Respaldo 0 %" in texts
+    assert "Respuesta del modelo, sin verificar" not in texts
+    (folded,) = [e for e in app.chat_message[1].expander
+                 if "Ver la respuesta del modelo" in e.label]
+    assert not folded.proto.expanded
+    assert any("panaderías espaciales" in m.value for m in folded.markdown)
+
+
+def test_a_half_supported_answer_stays_on_screen(app, library, fake_llm, monkeypatch) -> None:
+    monkeypatch.setattr(fake_llm, "reply", lambda messages: (
+        "Tesla murió en 1943. Fue el primer presidente de Marte."))
+    texts = _ask(app, "¿Cuándo murió Tesla?")
+    assert "Respaldo 50 %" in texts and "Respuesta del modelo, sin verificar" in texts
+    assert not [e for e in app.chat_message[1].expander
+                if "Ver la respuesta del modelo" in e.label]

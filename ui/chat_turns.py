@@ -16,6 +16,9 @@ from rag.grounding import GROUNDED_SHARE
 from rag.schema import section_label
 
 Turn = dict[str, Any]
+HIDDEN_BELOW = 0.5
+"""An answer with less of it supported than this is folded away under what the documents
+say (its badge stays red and visible)."""
 
 
 def _lang() -> str:
@@ -109,19 +112,25 @@ def render_text(turn: Turn) -> None:
     share = float(grounding.get("supported", 0.0))
     language_ok = turn.get("language_ok", True)
     trusted = share >= GROUNDED_SHARE and language_ok
+    # Mostly unsupported, with the documents' own sentences shown instead: the model's
+    # text stays one click away, not on screen.
+    hidden = share < HIDDEN_BELOW and bool(turn.get("evidence"))
     if not trusted and turn.get("evidence"):
         render_evidence(turn)
-        st.caption(t("chat.model_text"))
+        if not hidden:
+            st.caption(t("chat.model_text"))
     percent = i18n.number(share * 100, _lang()) + " %"
     st.badge(t("chat.grounding", share=percent), help=t("chat.grounding_help"),
              icon=":material/verified:" if trusted else ":material/report:",
-             color="green" if trusted else ("orange" if share >= 0.5 else "red"))
+             color="green" if trusted else ("orange" if share >= HIDDEN_BELOW else "red"))
     if not language_ok:
         st.caption(f":material/translate: {t('chat.wrong_language')}")
     unsupported = grounding.get("unsupported") or []
-    st.markdown(marked(turn["content"], unsupported))
-    if unsupported:
-        st.caption(t("chat.unsupported_legend"))
+    with (st.expander(t("chat.model_text_hidden"), icon=":material/visibility_off:")
+          if hidden else st.container()):
+        st.markdown(marked(turn["content"], unsupported))
+        if unsupported:
+            st.caption(t("chat.unsupported_legend"))
 
 
 def render_answer(chat: chats.Chat, index: int, turn: Turn) -> None:
