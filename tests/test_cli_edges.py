@@ -99,7 +99,7 @@ def test_doc_naming_a_missing_document(data):
 
 def test_extract_parses_in_the_sandbox(data, tmp_path):
     """The sandbox's time limit applies: the file is read by a worker, not by the CLI."""
-    from tests.test_hostile_files import pdf_bomb
+    from tests.hostile_builders import pdf_bomb
 
     bomb = tmp_path / "bomba.pdf"
     bomb.write_bytes(pdf_bomb())
