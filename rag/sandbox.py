@@ -107,12 +107,13 @@ class _Worker:
         # OCR reads pages on threads; glibc would reserve 64 MB of address space for each
         # thread's heap, which counts against the worker's RLIMIT_AS.
         env.setdefault("MALLOC_ARENA_MAX", "2")
-        # Linux carries the parent's peak resident set into a child's ru_maxrss across
-        # fork/exec, so the worker's own peak shows only when it is above the app's.
-        self._inherited_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         self.proc = subprocess.Popen(  # our own interpreter and module
             [sys.executable, "-m", "rag.sandbox_worker", str(memory_mb)], cwd=_ROOT, env=env,
             bufsize=0, stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True)
+        # Linux carries the parent's peak resident set into a child's ru_maxrss across
+        # fork/exec, so the worker's own peak shows only when it is above the app's. Read
+        # after the spawn: other threads of the app may have grown it until the exec.
+        self._inherited_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self._in, self._out = self.proc.stdin.fileno(), self.proc.stdout.fileno()
         os.set_blocking(self._in, False)

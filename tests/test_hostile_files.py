@@ -10,6 +10,7 @@ What every input got, and how long it took, is written to
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from pathlib import Path
@@ -218,6 +219,27 @@ def test_a_dead_workers_peak_memory_is_its_own_not_the_apps():
     worker = sandbox._Worker(1024)
     _status, peak_mb = worker.kill()
     assert len(ballast) and peak_mb < 300, peak_mb
+
+
+def test_a_workers_peak_leaves_out_what_the_app_grew_while_starting_it(monkeypatch):
+    """The app's other threads may allocate while a worker starts (its exec inherits the
+    grown peak): that memory is not the worker's either."""
+    import resource
+    import subprocess
+
+    spawn = subprocess.Popen
+    held = []
+
+    def growing(*args, **kwargs):  # a new peak for the app, just before the exec
+        peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        rss_kb = int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf(
+            "SC_PAGE_SIZE") // 1024
+        held.append(b"\x03" * ((peak_kb - rss_kb + 300 * 1024) * 1024))
+        return spawn(*args, **kwargs)
+
+    monkeypatch.setattr(sandbox.subprocess, "Popen", growing)
+    _status, peak_mb = sandbox._Worker(1024).kill()
+    assert held and peak_mb < 300, peak_mb
 
 
 def test_worker_is_reused_and_cheap_per_file():
