@@ -116,7 +116,7 @@ def _registration(t) -> None:
 def _shared_library(service: engine.RagService, t, lang: str) -> None:
     st.subheader(t("admin.shared"))
     st.caption(t("admin.shared_caption"))
-    shared_service = auth.shared_service(service.settings, create=True)
+    shared_service = auth.shared_service(service.settings)
     published = [d.name for d in shared_service.list_documents()]
     if published:
         st.markdown(" · ".join(i18n.plain(n) for n in published))

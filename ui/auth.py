@@ -157,15 +157,11 @@ def _cached_service(settings: Settings) -> engine.RagService:
                              max_entries=4)(settings)
 
 
-def shared_service(settings: Settings, create: bool = False) -> engine.RagService | None:
-    """The shared library's service for this person's settings (``None`` in
-    single-person mode, or while nothing was ever published, unless ``create``)."""
-    if not enabled():
-        return None
-    library = shared_settings(settings)
-    if not create and not shared.published(library):
-        return None
-    return _cached_service(library)
+def shared_service(settings: Settings) -> engine.RagService | None:
+    """The shared library's service for this person's settings, made if need be (the
+    administration's, to publish into); ``None`` in single-person mode. Searching goes
+    through :func:`with_shared`, which attaches it only once something was published."""
+    return _cached_service(shared_settings(settings)) if enabled() else None
 
 
 def with_shared(service: engine.RagService) -> engine.RagService:
